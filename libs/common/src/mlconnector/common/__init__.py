@@ -1,0 +1,1 @@
+"""Shared contracts and plumbing for every ml-connector service."""

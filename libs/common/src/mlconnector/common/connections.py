@@ -1,0 +1,91 @@
+"""Connections: one ServiceTitan tenant paired with one QuickBooks company file (KV `connections`)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from nats.js import JetStreamContext
+from nats.js.errors import KeyNotFoundError
+from nats.js.kv import KeyValue
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from mlconnector.common.mapping import MappingSettings
+from mlconnector.common.passwords import hash_password, verify_password
+from mlconnector.common.streams import KV_CONNECTIONS, check_token
+
+
+class Connection(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    tenant: str
+    qbwc_username: str
+    password_hash: str
+    company_file: str = Field(
+        default="", description="path sent to the Web Connector; empty = the open company file"
+    )
+    owner_id: str = Field(default_factory=lambda: "{" + str(uuid.uuid4()).upper() + "}")
+    file_id: str = Field(default_factory=lambda: "{" + str(uuid.uuid4()).upper() + "}")
+    created_at: dt.datetime = Field(default_factory=lambda: dt.datetime.now(dt.UTC))
+    mapping: MappingSettings = Field(default_factory=MappingSettings)
+
+    @field_validator("name", "tenant")
+    @classmethod
+    def _subject_safe(cls, value: str) -> str:
+        return check_token("connection name / tenant", value)
+
+    @classmethod
+    def create(cls, name: str, tenant: str, qbwc_username: str, password: str) -> Connection:
+        return cls(
+            name=name,
+            tenant=tenant,
+            qbwc_username=qbwc_username,
+            password_hash=hash_password(password),
+        )
+
+    def check_password(self, password: str) -> bool:
+        return verify_password(self.password_hash, password)
+
+
+class ConnectionStore:
+    def __init__(self, kv: KeyValue) -> None:
+        self._kv = kv
+
+    @classmethod
+    async def open(cls, js: JetStreamContext) -> ConnectionStore:
+        return cls(await js.key_value(KV_CONNECTIONS))
+
+    async def get(self, name: str) -> Connection | None:
+        try:
+            entry = await self._kv.get(name)
+        except KeyNotFoundError:
+            return None
+        if entry.value is None or not entry.value:
+            return None
+        return Connection.model_validate_json(entry.value)
+
+    async def put(self, connection: Connection) -> None:
+        await self._kv.put(connection.name, connection.model_dump_json().encode())
+
+    async def delete(self, name: str) -> bool:
+        if await self.get(name) is None:
+            return False
+        await self._kv.delete(name)
+        return True
+
+    async def list(self) -> list[Connection]:
+        try:
+            keys = await self._kv.keys()
+        except Exception as exc:  # nats-py raises NoKeysError (an Exception) for an empty bucket
+            if type(exc).__name__ == "NoKeysError":
+                return []
+            raise
+        found = [await self.get(key) for key in sorted(keys)]
+        return [c for c in found if c is not None]
+
+    async def by_username(self, username: str) -> Connection | None:
+        return next((c for c in await self.list() if c.qbwc_username == username), None)
+
+    async def by_tenant(self, tenant: str) -> list[Connection]:
+        return [c for c in await self.list() if c.tenant == tenant]

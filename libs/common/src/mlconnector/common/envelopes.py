@@ -1,0 +1,125 @@
+"""Message contracts on the four streams: event, command, outcome, QuickBooks change."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from mlconnector.common.models import EntityName, Record
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class Envelope(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class StEvent(Envelope):
+    """One version of one ServiceTitan record, as st-ingest saw it."""
+
+    tenant: str
+    entity: EntityName
+    st_id: int
+    version: str = Field(description="modifiedOn (or a content hash) of this version")
+    source: Literal["export", "webhook", "list", "replay"] = "export"
+    received_at: dt.datetime = Field(default_factory=utcnow)
+    record: Record
+    raw: dict[str, Any] = Field(default_factory=dict, description="ServiceTitan's JSON as sent")
+
+    @property
+    def event_id(self) -> str:
+        return f"{self.tenant}:{self.entity}:{self.st_id}:{self.version}"
+
+
+class LateRef(Envelope):
+    """A reference the gateway resolves from the id map when it sends the command.
+
+    The command's qbXML carries `placeholder` as the text of a ListID/TxnID element.
+    """
+
+    placeholder: str
+    entity: EntityName
+    st_id: int
+
+    @staticmethod
+    def make(entity: EntityName, st_id: int) -> LateRef:
+        return LateRef(placeholder=f"@ref:{entity}:{st_id}", entity=entity, st_id=st_id)
+
+
+class Command(Envelope):
+    """One intended QuickBooks change.
+
+    `qbxml` is one request element (e.g. `<InvoiceAddRq>...</InvoiceAddRq>`) without the
+    QBXML/QBXMLMsgsRq wrapper or requestID: the gateway batches and numbers requests.
+    `lookup_qbxml` is a query that finds the object if an earlier attempt already posted it.
+    """
+
+    command_id: str
+    connection: str
+    tenant: str
+    entity: EntityName
+    st_id: int
+    event_id: str
+    request_type: str
+    qbxml: str
+    lookup_qbxml: str | None = None
+    refs: tuple[LateRef, ...] = ()
+    summary: str = ""
+    created_at: dt.datetime = Field(default_factory=utcnow)
+
+    @staticmethod
+    def make_id(connection: str, event_id: str, request_type: str) -> str:
+        """Deterministic: the same event mapped twice yields the same command id."""
+        digest = hashlib.sha256(f"{connection}|{event_id}|{request_type}".encode()).hexdigest()
+        return f"cmd-{digest[:32]}"
+
+
+OutcomeStatus = Literal["posted", "failed", "retrying", "waiting"]
+
+
+class Outcome(Envelope):
+    """What QuickBooks did (or why nothing happened yet) with one command attempt."""
+
+    command_id: str
+    attempt: int
+    connection: str
+    tenant: str
+    entity: EntityName
+    st_id: int
+    event_id: str
+    status: OutcomeStatus
+    qb_id: str | None = Field(default=None, description="TxnID or ListID once posted")
+    edit_sequence: str | None = None
+    status_code: int | None = None
+    status_severity: str | None = None
+    status_message: str | None = None
+    hint: str | None = Field(default=None, description="what the operator can do")
+    request_qbxml: str | None = None
+    response_qbxml: str | None = None
+    at: dt.datetime = Field(default_factory=utcnow)
+
+    @property
+    def outcome_id(self) -> str:
+        return f"{self.command_id}:{self.attempt}"
+
+
+class QbChange(Envelope):
+    """A customer or vendor that changed inside QuickBooks."""
+
+    connection: str
+    entity: Literal["customer", "vendor"]
+    list_id: str
+    edit_sequence: str
+    name: str
+    active: bool = True
+    data: dict[str, Any] = Field(default_factory=dict)
+    at: dt.datetime = Field(default_factory=utcnow)
+
+    @property
+    def change_id(self) -> str:
+        return f"{self.connection}:{self.list_id}:{self.edit_sequence}"

@@ -1,0 +1,43 @@
+"""The id map (KV `id-map`): ServiceTitan id <-> QuickBooks ListID/TxnID, per connection."""
+
+from __future__ import annotations
+
+from nats.js import JetStreamContext
+from nats.js.errors import KeyNotFoundError
+from nats.js.kv import KeyValue
+from pydantic import BaseModel
+
+from mlconnector.common.streams import KV_ID_MAP
+
+
+class IdMapping(BaseModel):
+    qb_id: str
+    edit_sequence: str | None = None
+    command_id: str | None = None
+
+
+def id_map_key(connection: str, entity: str, st_id: int) -> str:
+    return f"{connection}.{entity}.{st_id}"
+
+
+class IdMap:
+    def __init__(self, kv: KeyValue) -> None:
+        self._kv = kv
+
+    @classmethod
+    async def open(cls, js: JetStreamContext) -> IdMap:
+        return cls(await js.key_value(KV_ID_MAP))
+
+    async def get(self, connection: str, entity: str, st_id: int) -> IdMapping | None:
+        try:
+            entry = await self._kv.get(id_map_key(connection, entity, st_id))
+        except KeyNotFoundError:
+            return None
+        if not entry.value:
+            return None
+        return IdMapping.model_validate_json(entry.value)
+
+    async def put(self, connection: str, entity: str, st_id: int, mapping: IdMapping) -> None:
+        await self._kv.put(
+            id_map_key(connection, entity, st_id), mapping.model_dump_json().encode()
+        )

@@ -1,0 +1,99 @@
+"""Streams, subjects and KV buckets (DESIGN.md), and their idempotent declaration."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from nats.js import JetStreamContext
+from nats.js.api import (
+    DiscardPolicy,
+    KeyValueConfig,
+    RetentionPolicy,
+    StorageType,
+    StreamConfig,
+)
+from nats.js.errors import BucketNotFoundError, NotFoundError
+
+# Every identifier that becomes a subject token or KV key: no dots, spaces or wildcards.
+TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+DUPLICATE_WINDOW_SECONDS = 2 * 24 * 3600
+
+
+def check_token(kind: str, value: str) -> str:
+    if not TOKEN_RE.fullmatch(value):
+        raise ValueError(
+            f"{kind} {value!r} must be 1-64 letters, digits, '-' or '_' "
+            "(it becomes part of a NATS subject)"
+        )
+    return value
+
+
+@dataclass(frozen=True)
+class StreamDef:
+    name: str
+    subjects: tuple[str, ...]
+
+
+ST_EVENTS = StreamDef("ST_EVENTS", ("st.events.>",))
+QB_COMMANDS = StreamDef("QB_COMMANDS", ("qb.commands.>",))
+QB_OUTCOMES = StreamDef("QB_OUTCOMES", ("qb.outcomes.>",))
+QB_CHANGES = StreamDef("QB_CHANGES", ("qb.changes.>",))
+ALL_STREAMS = (ST_EVENTS, QB_COMMANDS, QB_OUTCOMES, QB_CHANGES)
+
+KV_CONNECTIONS = "connections"
+KV_SESSIONS = "qbwc-sessions"
+KV_ID_MAP = "id-map"
+KV_WATERMARKS = "watermarks"
+KV_INFLIGHT = "inflight"
+SESSION_TTL_SECONDS = 3600
+ALL_BUCKETS: dict[str, float | None] = {
+    KV_CONNECTIONS: None,
+    KV_SESSIONS: SESSION_TTL_SECONDS,
+    KV_ID_MAP: None,
+    KV_WATERMARKS: None,
+    # A command sent to QuickBooks whose answer we have not seen yet: its next attempt
+    # must first look the object up (DESIGN rule 1).
+    KV_INFLIGHT: None,
+}
+
+
+def st_event_subject(tenant: str, entity: str) -> str:
+    return f"st.events.{tenant}.{entity}"
+
+
+def command_subject(connection: str) -> str:
+    return f"qb.commands.{connection}"
+
+
+def outcome_subject(connection: str) -> str:
+    return f"qb.outcomes.{connection}"
+
+
+def change_subject(connection: str, entity: str) -> str:
+    return f"qb.changes.{connection}.{entity}"
+
+
+async def declare_all(js: JetStreamContext) -> None:
+    """Create or update every stream and bucket; safe to call from every service at start."""
+    for stream in ALL_STREAMS:
+        config = StreamConfig(
+            name=stream.name,
+            subjects=list(stream.subjects),
+            retention=RetentionPolicy.LIMITS,
+            storage=StorageType.FILE,
+            discard=DiscardPolicy.OLD,
+            duplicate_window=DUPLICATE_WINDOW_SECONDS,
+        )
+        try:
+            await js.stream_info(stream.name)
+        except NotFoundError:
+            await js.add_stream(config)
+        else:
+            await js.update_stream(config)
+    for bucket, ttl in ALL_BUCKETS.items():
+        try:
+            await js.key_value(bucket)
+        except BucketNotFoundError:
+            await js.create_key_value(KeyValueConfig(bucket=bucket, ttl=ttl, history=5))
