@@ -4,28 +4,32 @@ from __future__ import annotations
 
 import unicodedata
 
-_REPLACEMENTS = {
-    "\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "\u2013": "-", "\u2014": "-",
-    "\u2026": "...", "\u2022": "*", "\u20ac": "EUR", "\u2122": "(TM)",
-}
+from anyascii import anyascii
+
+
+def _latin1(char: str) -> bool:
+    try:
+        char.encode("iso-8859-1")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def to_qb_text(text: str, max_length: int | None = None) -> str:
+    """Keep Latin-1 as it is (QuickBooks shows "é" fine); transliterate anything else."""
     out: list[str] = []
     for char in text:
-        if char in _REPLACEMENTS:
-            out.append(_REPLACEMENTS[char])
-            continue
-        try:
-            char.encode("iso-8859-1")
-        except UnicodeEncodeError:
-            decomposed = unicodedata.normalize("NFKD", char)
-            ascii_only = decomposed.encode("ascii", "ignore").decode("ascii")
-            out.append(ascii_only or "?")
-        else:
-            # Control characters are not valid in XML 1.0 text; drop all but tab/newline.
+        if _latin1(char):
+            # Control characters are not valid in XML 1.0 text; keep only tab and newlines.
             if unicodedata.category(char) == "Cc" and char not in "\t\n\r":
                 continue
             out.append(char)
+        elif unicodedata.category(char).startswith("S"):
+            # Symbols and emoji: anyascii spells them out (":shower:"), which reads worse
+            # on an invoice than QuickBooks' own "?".
+            out.append("?")
+        else:
+            out.append(anyascii(char) or "?")
     result = "".join(out)
     return result[:max_length] if max_length is not None else result
+

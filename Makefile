@@ -1,0 +1,34 @@
+# The README's commands. Each bootstraps what it needs: uv (into .tools/ when it is not on
+# PATH), then the workspace environment from uv.lock.
+SHELL := /bin/bash
+PYTHON ?= python3
+UV := $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/bin/uv)
+
+.PHONY: up test lint bench setup clean
+
+$(CURDIR)/.tools/bin/uv:
+	$(PYTHON) -m venv $(CURDIR)/.tools
+	$(CURDIR)/.tools/bin/pip install --quiet --disable-pip-version-check uv
+
+.venv/.synced: $(UV) uv.lock pyproject.toml
+	$(UV) sync --frozen --all-packages
+	touch $@
+
+setup: .venv/.synced
+
+up: setup
+	$(UV) run --frozen mlconnector up
+
+test: setup
+	$(UV) run --frozen pytest
+
+lint: setup
+	$(UV) run --frozen ruff check .
+	$(UV) run --frozen ruff format --check .
+	$(UV) run --frozen mypy
+
+bench: setup
+	$(UV) run --frozen python -m bench
+
+clean:
+	rm -rf .venv .tools

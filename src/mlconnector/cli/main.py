@@ -1,0 +1,231 @@
+"""The `mlconnector` command."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import urllib.error
+import urllib.request
+from typing import Annotated
+
+import typer
+
+from mlconnector.cli import connections as conn_cmds
+from mlconnector.cli.qwc import QwcError, build_qwc
+from mlconnector.cli.runtime import NoNatsError, audit_url, read_state
+from mlconnector.common.connections import Connection, ConnectionStore
+
+app = typer.Typer(help="ml-connector: ServiceTitan to QuickBooks Desktop.", no_args_is_help=True)
+connection_app = typer.Typer(help="Pair ServiceTitan tenants with QuickBooks companies.")
+sim_app = typer.Typer(help="Simulators for development and demos.")
+app.add_typer(connection_app, name="connection")
+app.add_typer(sim_app, name="sim")
+
+
+def _fail(message: str) -> None:
+    typer.echo(f"Error: {message}", err=True)
+    raise typer.Exit(1)
+
+
+@app.command()
+def up(
+    every: Annotated[float, typer.Option(help="seconds between simulated Web Connector cycles")]
+    = 5.0,
+) -> None:
+    """Run everything: NATS, the four services, and (without ST credentials) the simulators."""
+    from mlconnector.cli.up import run_up
+
+    raise typer.Exit(run_up(every_seconds=every))
+
+
+@connection_app.command("add")
+def connection_add(
+    name: str,
+    tenant: Annotated[str, typer.Option(help="ServiceTitan tenant id")],
+    qbwc_user: Annotated[str, typer.Option(help="user name the Web Connector sends")],
+    company_file: Annotated[str, typer.Option(help="QuickBooks company file path")] = "",
+    password_stdin: Annotated[bool, typer.Option(help="read the password from stdin")] = False,
+) -> None:
+    """Register a connection; the QBWC password is read from a prompt (or stdin) and hashed."""
+    try:
+        password = conn_cmds.read_password(password_stdin)
+        connection = Connection.create(name, tenant, qbwc_user, password)
+    except ValueError as exc:
+        _fail(str(exc))
+        return
+    connection = connection.model_copy(update={"company_file": company_file})
+
+    async def add(store: ConnectionStore) -> str | None:
+        if await store.get(name) is not None:
+            return f"a connection named {name!r} already exists"
+        other = await store.by_username(qbwc_user)
+        if other is not None:
+            return f"QBWC user {qbwc_user!r} is already used by connection {other.name!r}"
+        await store.put(connection)
+        return None
+
+    try:
+        error = conn_cmds.with_store(add)
+    except NoNatsError as exc:
+        _fail(str(exc))
+        return
+    if error:
+        _fail(error)
+    typer.echo(f"Added connection {name!r}. Next: `mlconnector qwc {name} > {name}.qwc` "
+               "and open that file in the QuickBooks Web Connector.")
+
+
+@connection_app.command("list")
+def connection_list() -> None:
+    """List connections."""
+
+    async def list_all(store: ConnectionStore) -> list[Connection]:
+        return await store.list()
+
+    try:
+        found = conn_cmds.with_store(list_all)
+    except NoNatsError as exc:
+        _fail(str(exc))
+        return
+    if not found:
+        typer.echo("No connections yet: `mlconnector connection add NAME --tenant ... --qbwc-user ...`")
+    for c in found:
+        typer.echo(f"{c.name}\ttenant {c.tenant}\tqbwc user {c.qbwc_username}")
+
+
+@connection_app.command("show")
+def connection_show(name: str) -> None:
+    """Show one connection and its mapping settings."""
+
+    async def get(store: ConnectionStore) -> Connection | None:
+        return await store.get(name)
+
+    try:
+        found = conn_cmds.with_store(get)
+    except NoNatsError as exc:
+        _fail(str(exc))
+        return
+    if found is None:
+        _fail(f"no connection named {name!r}")
+        return
+    typer.echo(conn_cmds.describe(found))
+
+
+@connection_app.command("remove")
+def connection_remove(name: str) -> None:
+    """Remove a connection (its records stay in the audit trail)."""
+
+    async def delete(store: ConnectionStore) -> bool:
+        return await store.delete(name)
+
+    try:
+        removed = conn_cmds.with_store(delete)
+    except NoNatsError as exc:
+        _fail(str(exc))
+        return
+    if not removed:
+        _fail(f"no connection named {name!r}")
+    typer.echo(f"Removed connection {name!r}.")
+
+
+@app.command()
+def qwc(
+    name: str,
+    url: Annotated[str | None, typer.Option(help="gateway URL (default: QBWC_PUBLIC_URL)")]
+    = None,
+    every_minutes: Annotated[int, typer.Option(help="Web Connector schedule")] = 5,
+) -> None:
+    """Print the .qwc file that adds this connection to the QuickBooks Web Connector."""
+    from mlconnector.gateway.settings import GatewaySettings
+
+    app_url = url or GatewaySettings().qbwc_public_url
+
+    async def get(store: ConnectionStore) -> Connection | None:
+        return await store.get(name)
+
+    try:
+        found = conn_cmds.with_store(get)
+    except NoNatsError as exc:
+        _fail(str(exc))
+        return
+    if found is None:
+        _fail(f"no connection named {name!r}")
+        return
+    try:
+        typer.echo(build_qwc(found, app_url, every_minutes), nl=False)
+    except QwcError as exc:
+        _fail(str(exc))
+
+
+@app.command()
+def replay(
+    since: Annotated[str | None, typer.Option(help="ISO date-time; default: everything")] = None,
+    tenant: Annotated[str | None, typer.Option()] = None,
+    entity: Annotated[str | None, typer.Option()] = None,
+    st_id: Annotated[int | None, typer.Option()] = None,
+) -> None:
+    """Replay ServiceTitan events from the NATS stream; already posted records are not re-posted."""
+    body = {k: v for k, v in
+            {"stream": "ST_EVENTS", "since": since, "tenant": tenant, "entity": entity,
+             "st_id": st_id}.items() if v is not None}
+    request = urllib.request.Request(
+        f"{audit_url()}/api/replay", data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"}, method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            typer.echo(json.dumps(json.loads(response.read()), indent=2))
+    except urllib.error.HTTPError as exc:
+        _fail(f"audit answered {exc.code}: {exc.read().decode(errors='replace')}")
+    except OSError as exc:
+        _fail(f"cannot reach the audit service at {audit_url()}: {exc}")
+
+
+@app.command()
+def status() -> None:
+    """Is everything up, and what is waiting?"""
+    state = read_state()
+    checks = {"audit": audit_url()}
+    if state:
+        checks.update({"qbwc-gateway": state.gateway_url.removesuffix("/qbwc"),
+                       "st-ingest": state.ingest_url})
+    for name, base in checks.items():
+        try:
+            with urllib.request.urlopen(f"{base}/healthz", timeout=2) as response:
+                typer.echo(f"{name:14} up       {base}" if response.status == 200
+                           else f"{name:14} status {response.status}")
+        except OSError:
+            typer.echo(f"{name:14} DOWN     {base}")
+    try:
+        with urllib.request.urlopen(f"{audit_url()}/api/records?limit=1000", timeout=5) as resp:
+            records = json.loads(resp.read())
+    except (OSError, ValueError):
+        return
+    counts: dict[str, int] = {}
+    for record in records:
+        counts[record["status"]] = counts.get(record["status"], 0) + 1
+    typer.echo("records: " + (", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "none"))
+
+
+@sim_app.command(
+    "quickbooks",
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    add_help_option=False,
+)
+def sim_quickbooks(ctx: typer.Context) -> None:
+    """Run simulated Web Connector cycles against a gateway (`--help` for options)."""
+    from mlconnector.qbsim.main import run
+
+    raise typer.Exit(run(list(ctx.args)))
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()
