@@ -6,6 +6,7 @@ before each test, so point it only at a server that is yours to wipe).
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -33,15 +34,11 @@ async def _wipe(url: str) -> None:
     nc = await nats.connect(url)
     js = nc.jetstream()
     for stream in ALL_STREAMS:
-        try:
+        with contextlib.suppress(nats.js.errors.NotFoundError):
             await js.delete_stream(stream.name)
-        except nats.js.errors.NotFoundError:
-            pass
     for bucket in ALL_BUCKETS:
-        try:
+        with contextlib.suppress(nats.js.errors.NotFoundError):
             await js.delete_key_value(bucket)
-        except nats.js.errors.NotFoundError:
-            pass
     await nc.close()
 
 

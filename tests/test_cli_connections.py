@@ -15,7 +15,11 @@ MLCONNECTOR = str(Path(sys.executable).parent / "mlconnector")
 
 def run(args: list[str], env: dict[str, str], stdin: str = "") -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [MLCONNECTOR, *args], input=stdin, capture_output=True, text=True, timeout=60,
+        [MLCONNECTOR, *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
         env={**os.environ, **env},
     )
 
@@ -23,13 +27,28 @@ def run(args: list[str], env: dict[str, str], stdin: str = "") -> subprocess.Com
 @pytest.mark.nats
 def test_add_list_show_qwc_remove(nats_url: str, tmp_path: Path) -> None:
     env = {"NATS_URL": nats_url, "MLCONNECTOR_HOME": str(tmp_path)}
-    added = run(["connection", "add", "acme", "--tenant", "1234567", "--qbwc-user", "acme-qb",
-                 "--password-stdin"], env, stdin="correct horse battery\n")
+    added = run(
+        [
+            "connection",
+            "add",
+            "acme",
+            "--tenant",
+            "1234567",
+            "--qbwc-user",
+            "acme-qb",
+            "--password-stdin",
+        ],
+        env,
+        stdin="correct horse battery\n",
+    )
     assert added.returncode == 0, added.stderr
     assert "Added connection 'acme'" in added.stdout
 
-    again = run(["connection", "add", "acme", "--tenant", "1", "--qbwc-user", "x",
-                 "--password-stdin"], env, stdin="another password\n")
+    again = run(
+        ["connection", "add", "acme", "--tenant", "1", "--qbwc-user", "x", "--password-stdin"],
+        env,
+        stdin="another password\n",
+    )
     assert again.returncode == 1
     assert "already exists" in again.stderr
 
@@ -57,8 +76,11 @@ def test_add_list_show_qwc_remove(nats_url: str, tmp_path: Path) -> None:
 @pytest.mark.nats
 def test_short_password_is_refused_clearly(nats_url: str, tmp_path: Path) -> None:
     env = {"NATS_URL": nats_url, "MLCONNECTOR_HOME": str(tmp_path)}
-    result = run(["connection", "add", "acme", "--tenant", "1", "--qbwc-user", "u",
-                  "--password-stdin"], env, stdin="short\n")
+    result = run(
+        ["connection", "add", "acme", "--tenant", "1", "--qbwc-user", "u", "--password-stdin"],
+        env,
+        stdin="short\n",
+    )
     assert result.returncode == 1
     assert "at least 8 characters" in result.stderr
 

@@ -17,8 +17,17 @@ def test_qwc_names_the_app_user_and_stable_ids(connection: Connection) -> None:
     root = etree.fromstring(qwc.encode())
     assert root.tag == "QBWCXML"
     assert [c.tag for c in root] == [
-        "AppName", "AppID", "AppURL", "AppDescription", "AppSupport", "UserName", "OwnerID",
-        "FileID", "QBType", "Scheduler", "IsReadOnly",
+        "AppName",
+        "AppID",
+        "AppURL",
+        "AppDescription",
+        "AppSupport",
+        "UserName",
+        "OwnerID",
+        "FileID",
+        "QBType",
+        "Scheduler",
+        "IsReadOnly",
     ]
     assert root.findtext("AppURL") == "https://sync.example.com/qbwc"
     assert root.findtext("AppSupport") == "https://sync.example.com/healthz"

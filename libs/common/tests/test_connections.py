@@ -23,7 +23,8 @@ def test_connection_names_must_be_subject_safe() -> None:
 
 def test_owner_and_file_ids_are_braced_upper_case_guids() -> None:
     connection = Connection.create("acme", "1", "u", "password1")
-    assert connection.owner_id.startswith("{") and connection.owner_id.endswith("}")
+    assert connection.owner_id.startswith("{")
+    assert connection.owner_id.endswith("}")
     assert connection.owner_id == connection.owner_id.upper()
     assert connection.owner_id != connection.file_id
 
@@ -38,12 +39,14 @@ def test_command_ids_are_deterministic() -> None:
 @pytest.mark.nats
 async def test_store_round_trips_and_finds_by_user_and_tenant(js) -> None:
     store = await ConnectionStore.open(js)
-    assert await store.list() == []
+    assert await store.all() == []
     await store.put(Connection.create("acme", "111", "acme-qb", "password1"))
     await store.put(Connection.create("bolt", "222", "bolt-qb", "password2"))
-    assert [c.name for c in await store.list()] == ["acme", "bolt"]
+    assert [c.name for c in await store.all()] == ["acme", "bolt"]
     found = await store.by_username("bolt-qb")
-    assert found is not None and found.tenant == "222" and found.check_password("password2")
+    assert found is not None
+    assert found.tenant == "222"
+    assert found.check_password("password2")
     assert [c.name for c in await store.by_tenant("111")] == ["acme"]
     assert await store.delete("acme") is True
     assert await store.delete("acme") is False

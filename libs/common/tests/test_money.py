@@ -9,8 +9,12 @@ from mlconnector.common.money import cents, qb_amount, to_decimal
 
 @pytest.mark.parametrize(
     ("raw", "expected"),
-    [("123.45", Decimal("123.45")), (" 0.10 ", Decimal("0.10")), (7, Decimal(7)),
-     (Decimal("1.005"), Decimal("1.005"))],
+    [
+        ("123.45", Decimal("123.45")),
+        (" 0.10 ", Decimal("0.10")),
+        (7, Decimal(7)),
+        (Decimal("1.005"), Decimal("1.005")),
+    ],
 )
 def test_amounts_parse_exactly(raw: object, expected: Decimal) -> None:
     assert to_decimal(raw) == expected

@@ -62,26 +62,38 @@ def test_response_statuses_are_parsed_per_request() -> None:
     assert (third.status_code, third.ok, third.ret) == (1, False, None)
 
 
-@pytest.mark.parametrize(("code", "severity"), [(0, "Info"), (1, "Info"), (499, "Info"),
-                                                (500, "Warn"), (999, "Warn"), (1000, "Error"),
-                                                (3200, "Error")])
+@pytest.mark.parametrize(
+    ("code", "severity"),
+    [
+        (0, "Info"),
+        (1, "Info"),
+        (499, "Info"),
+        (500, "Warn"),
+        (999, "Warn"),
+        (1000, "Error"),
+        (3200, "Error"),
+    ],
+)
 def test_severity_follows_intuits_ranges(code: int, severity: str) -> None:
     assert severity_of(code) == severity
 
 
 def test_retryable_codes_are_the_lock_and_busy_ones() -> None:
-    assert {c for c in (1000, 3100, 3140, 3170, 3175, 3176, 3180, 3200, 3210)
-            if advice_for(c).retryable} == {1000, 3170, 3175, 3176, 3180, 3200}
+    assert {
+        c for c in (1000, 3100, 3140, 3170, 3175, 3176, 3180, 3200, 3210) if advice_for(c).retryable
+    } == {1000, 3170, 3175, 3176, 3180, 3200}
     assert "names are shared" in advice_for(3100).hint
 
 
 def test_text_outside_latin1_is_transliterated_and_cut() -> None:
-    assert to_qb_text("Müller “HVAC” – Łódź 東") == "Müller \"HVAC\" - Lódz Dong"
-    assert to_qb_text("\U0001F6BF") == "?"
+    assert to_qb_text("Müller “HVAC” – Łódź 東") == 'Müller "HVAC" - Lódz Dong'
+    assert to_qb_text("\U0001f6bf") == "?"
     assert to_qb_text("abcdef", 4) == "abcd"
     assert to_qb_text("a\x00b\tc") == "ab\tc"
 
 
 def test_trusted_fragment_round_trips() -> None:
-    element = element_from_string("<CustomerQueryRq><FullName>A &amp; B</FullName></CustomerQueryRq>")
+    element = element_from_string(
+        "<CustomerQueryRq><FullName>A &amp; B</FullName></CustomerQueryRq>"
+    )
     assert element.findtext("FullName") == "A & B"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 import urllib.error
@@ -30,8 +29,9 @@ def _fail(message: str) -> None:
 
 @app.command()
 def up(
-    every: Annotated[float, typer.Option(help="seconds between simulated Web Connector cycles")]
-    = 5.0,
+    every: Annotated[
+        float, typer.Option(help="seconds between simulated Web Connector cycles")
+    ] = 5.0,
 ) -> None:
     """Run everything: NATS, the four services, and (without ST credentials) the simulators."""
     from mlconnector.cli.up import run_up
@@ -72,8 +72,10 @@ def connection_add(
         return
     if error:
         _fail(error)
-    typer.echo(f"Added connection {name!r}. Next: `mlconnector qwc {name} > {name}.qwc` "
-               "and open that file in the QuickBooks Web Connector.")
+    typer.echo(
+        f"Added connection {name!r}. Next: `mlconnector qwc {name} > {name}.qwc` "
+        "and open that file in the QuickBooks Web Connector."
+    )
 
 
 @connection_app.command("list")
@@ -81,7 +83,7 @@ def connection_list() -> None:
     """List connections."""
 
     async def list_all(store: ConnectionStore) -> list[Connection]:
-        return await store.list()
+        return await store.all()
 
     try:
         found = conn_cmds.with_store(list_all)
@@ -89,7 +91,9 @@ def connection_list() -> None:
         _fail(str(exc))
         return
     if not found:
-        typer.echo("No connections yet: `mlconnector connection add NAME --tenant ... --qbwc-user ...`")
+        typer.echo(
+            "No connections yet: `mlconnector connection add NAME --tenant ... --qbwc-user ...`"
+        )
     for c in found:
         typer.echo(f"{c.name}\ttenant {c.tenant}\tqbwc user {c.qbwc_username}")
 
@@ -132,8 +136,7 @@ def connection_remove(name: str) -> None:
 @app.command()
 def qwc(
     name: str,
-    url: Annotated[str | None, typer.Option(help="gateway URL (default: QBWC_PUBLIC_URL)")]
-    = None,
+    url: Annotated[str | None, typer.Option(help="gateway URL (default: QBWC_PUBLIC_URL)")] = None,
     every_minutes: Annotated[int, typer.Option(help="Web Connector schedule")] = 5,
 ) -> None:
     """Print the .qwc file that adds this connection to the QuickBooks Web Connector."""
@@ -166,12 +169,22 @@ def replay(
     st_id: Annotated[int | None, typer.Option()] = None,
 ) -> None:
     """Replay ServiceTitan events from the NATS stream; already posted records are not re-posted."""
-    body = {k: v for k, v in
-            {"stream": "ST_EVENTS", "since": since, "tenant": tenant, "entity": entity,
-             "st_id": st_id}.items() if v is not None}
+    body = {
+        k: v
+        for k, v in {
+            "stream": "ST_EVENTS",
+            "since": since,
+            "tenant": tenant,
+            "entity": entity,
+            "st_id": st_id,
+        }.items()
+        if v is not None
+    }
     request = urllib.request.Request(
-        f"{audit_url()}/api/replay", data=json.dumps(body).encode(),
-        headers={"Content-Type": "application/json"}, method="POST",
+        f"{audit_url()}/api/replay",
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
     )
     try:
         with urllib.request.urlopen(request, timeout=60) as response:
@@ -188,13 +201,17 @@ def status() -> None:
     state = read_state()
     checks = {"audit": audit_url()}
     if state:
-        checks.update({"qbwc-gateway": state.gateway_url.removesuffix("/qbwc"),
-                       "st-ingest": state.ingest_url})
+        checks.update(
+            {"qbwc-gateway": state.gateway_url.removesuffix("/qbwc"), "st-ingest": state.ingest_url}
+        )
     for name, base in checks.items():
         try:
             with urllib.request.urlopen(f"{base}/healthz", timeout=2) as response:
-                typer.echo(f"{name:14} up       {base}" if response.status == 200
-                           else f"{name:14} status {response.status}")
+                typer.echo(
+                    f"{name:14} up       {base}"
+                    if response.status == 200
+                    else f"{name:14} status {response.status}"
+                )
         except OSError:
             typer.echo(f"{name:14} DOWN     {base}")
     try:

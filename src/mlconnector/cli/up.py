@@ -85,8 +85,11 @@ def run_up(every_seconds: float = 5.0) -> int:
         ports["sandbox"] = _port("STSANDBOX_PORT", 8090)
     busy = [f"{name} ({port})" for name, port in ports.items() if not _port_free(port)]
     if busy:
-        print(f"Cannot start: port(s) in use: {', '.join(busy)}. Stop what holds them, or set "
-              "QBWC_PORT / INGEST_PORT / AUDIT_PORT / STSANDBOX_PORT.", file=sys.stderr)
+        print(
+            f"Cannot start: port(s) in use: {', '.join(busy)}. Stop what holds them, or set "
+            "QBWC_PORT / INGEST_PORT / AUDIT_PORT / STSANDBOX_PORT.",
+            file=sys.stderr,
+        )
         return 2
 
     embedded: EmbeddedNats | None = None
@@ -103,21 +106,26 @@ def run_up(every_seconds: float = 5.0) -> int:
         ingest_env = {**common, "INGEST_PORT": str(ports["ingest"])}
         tenant = os.environ.get("ST_TENANT", "1234567")
         if use_sandbox:
-            sandbox = supervisor.start(Child(
-                "st-sandbox", [console_script("mlconnector-st-sandbox")],
-                {**common, "STSANDBOX_PORT": str(ports["sandbox"]), "STSANDBOX_TENANT": tenant},
-                logs / "st-sandbox.log",
-            ))
+            sandbox = supervisor.start(
+                Child(
+                    "st-sandbox",
+                    [console_script("mlconnector-st-sandbox")],
+                    {**common, "STSANDBOX_PORT": str(ports["sandbox"]), "STSANDBOX_TENANT": tenant},
+                    logs / "st-sandbox.log",
+                )
+            )
             _wait_healthy(f"{urls['sandbox']}/healthz", sandbox)
-            ingest_env.update({
-                "ST_API_BASE_URL": urls["sandbox"],
-                "ST_AUTH_URL": urls["sandbox"],
-                "ST_CLIENT_ID": "sandbox-client",
-                "ST_CLIENT_SECRET": "sandbox-secret",
-                "ST_APP_KEY": "sandbox-app-key",
-                "ST_TENANT": tenant,
-                "ST_POLL_SECONDS": os.environ.get("ST_POLL_SECONDS", "3"),
-            })
+            ingest_env.update(
+                {
+                    "ST_API_BASE_URL": urls["sandbox"],
+                    "ST_AUTH_URL": urls["sandbox"],
+                    "ST_CLIENT_ID": "sandbox-client",
+                    "ST_CLIENT_SECRET": "sandbox-secret",
+                    "ST_APP_KEY": "sandbox-app-key",
+                    "ST_TENANT": tenant,
+                    "ST_POLL_SECONDS": os.environ.get("ST_POLL_SECONDS", "3"),
+                }
+            )
         password = secrets.token_urlsafe(18)
         asyncio.run(_ensure_demo_connection(nats_url, tenant, password))
 
@@ -125,36 +133,63 @@ def run_up(every_seconds: float = 5.0) -> int:
         services = [
             ("audit", "mlconnector-audit", {"AUDIT_PORT": str(ports["audit"])}, "audit"),
             ("mapper", "mlconnector-mapper", {}, None),
-            ("qbwc-gateway", "mlconnector-qbwc-gateway",
-             {"QBWC_PORT": str(ports["gateway"]), "QBWC_PUBLIC_URL": gateway_url}, "gateway"),
+            (
+                "qbwc-gateway",
+                "mlconnector-qbwc-gateway",
+                {"QBWC_PORT": str(ports["gateway"]), "QBWC_PUBLIC_URL": gateway_url},
+                "gateway",
+            ),
             ("st-ingest", "mlconnector-st-ingest", ingest_env, "ingest"),
         ]
         for name, script, env, health in services:
-            child = supervisor.start(Child(
-                name, [console_script(script)],
-                {**common, "OTEL_SERVICE_NAME": name, **env}, logs / f"{name}.log",
-            ))
+            child = supervisor.start(
+                Child(
+                    name,
+                    [console_script(script)],
+                    {**common, "OTEL_SERVICE_NAME": name, **env},
+                    logs / f"{name}.log",
+                )
+            )
             if health:
                 _wait_healthy(f"{urls[health]}/healthz", child)
 
         if use_sandbox:
-            supervisor.start(Child(
-                "web-connector-sim",
-                [console_script("mlconnector-sim-quickbooks"), "--gateway", gateway_url,
-                 "--user", DEMO_USER, "--company", str(base / "quickbooks-demo.sqlite"),
-                 "--every", str(every_seconds)],
-                {**common, "QBSIM_PASSWORD": password}, logs / "web-connector-sim.log",
-            ))
-        write_state(RunState(
-            nats_url=nats_url, pid=os.getpid(), gateway_url=gateway_url,
-            audit_url=urls["audit"], ingest_url=urls["ingest"],
-            sandbox_url=urls.get("sandbox"),
-        ))
+            supervisor.start(
+                Child(
+                    "web-connector-sim",
+                    [
+                        console_script("mlconnector-sim-quickbooks"),
+                        "--gateway",
+                        gateway_url,
+                        "--user",
+                        DEMO_USER,
+                        "--company",
+                        str(base / "quickbooks-demo.sqlite"),
+                        "--every",
+                        str(every_seconds),
+                    ],
+                    {**common, "QBSIM_PASSWORD": password},
+                    logs / "web-connector-sim.log",
+                )
+            )
+        write_state(
+            RunState(
+                nats_url=nats_url,
+                pid=os.getpid(),
+                gateway_url=gateway_url,
+                audit_url=urls["audit"],
+                ingest_url=urls["ingest"],
+                sandbox_url=urls.get("sandbox"),
+            )
+        )
         _print_banner(urls, gateway_url, nats_url, base, use_sandbox)
         died = supervisor.watch()
         if died is not None:
-            print(f"\n{died} stopped unexpectedly; see {logs / (died + '.log')}. "
-                  "Stopping everything.", file=sys.stderr)
+            print(
+                f"\n{died} stopped unexpectedly; see {logs / (died + '.log')}. "
+                "Stopping everything.",
+                file=sys.stderr,
+            )
             exit_code = 1
     except RuntimeError as exc:
         print(f"Cannot start: {exc}", file=sys.stderr)
@@ -183,5 +218,7 @@ def _print_banner(
     ]
     if sandbox:
         lines.insert(5, f"  ServiceTitan sandbox {urls['sandbox']}  (no ST_CLIENT_ID: demo data)")
-        lines.append("  a simulated Web Connector syncs the demo QuickBooks company every few seconds")
+        lines.append(
+            "  a simulated Web Connector syncs the demo QuickBooks company every few seconds"
+        )
     print("\n".join(lines), flush=True)

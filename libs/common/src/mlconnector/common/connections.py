@@ -1,4 +1,4 @@
-"""Connections: one ServiceTitan tenant paired with one QuickBooks company file (KV `connections`)."""
+"""Connections (KV `connections`): a ServiceTitan tenant paired with a QuickBooks company."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import datetime as dt
 import uuid
 
 from nats.js import JetStreamContext
-from nats.js.errors import KeyNotFoundError
+from nats.js.errors import KeyDeletedError, KeyNotFoundError
 from nats.js.kv import KeyValue
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -49,17 +49,26 @@ class Connection(BaseModel):
 
 
 class ConnectionStore:
-    def __init__(self, kv: KeyValue) -> None:
+    def __init__(self, js: JetStreamContext, kv: KeyValue) -> None:
+        self._js = js
         self._kv = kv
 
     @classmethod
     async def open(cls, js: JetStreamContext) -> ConnectionStore:
-        return cls(await js.key_value(KV_CONNECTIONS))
+        return cls(js, await js.key_value(KV_CONNECTIONS))
+
+    async def _keys(self) -> list[str]:
+        # nats-py's KeyValue.keys() uses a watcher whose "initial values done" marker can race
+        # the values under load and answer "no keys": for authentication that would be a
+        # wrong "nvu". The stream's subject state is a plain request/response and exact.
+        prefix = f"$KV.{KV_CONNECTIONS}."
+        info = await self._js.stream_info(f"KV_{KV_CONNECTIONS}", subjects_filter=f"{prefix}>")
+        return sorted(subject[len(prefix) :] for subject in (info.state.subjects or {}))
 
     async def get(self, name: str) -> Connection | None:
         try:
             entry = await self._kv.get(name)
-        except KeyNotFoundError:
+        except (KeyNotFoundError, KeyDeletedError):
             return None
         if entry.value is None or not entry.value:
             return None
@@ -74,18 +83,13 @@ class ConnectionStore:
         await self._kv.delete(name)
         return True
 
-    async def list(self) -> list[Connection]:
-        try:
-            keys = await self._kv.keys()
-        except Exception as exc:  # nats-py raises NoKeysError (an Exception) for an empty bucket
-            if type(exc).__name__ == "NoKeysError":
-                return []
-            raise
-        found = [await self.get(key) for key in sorted(keys)]
+    async def all(self) -> list[Connection]:
+        # Deleted keys keep a delete marker in the stream; get() answers None for them.
+        found = [await self.get(key) for key in await self._keys()]
         return [c for c in found if c is not None]
 
     async def by_username(self, username: str) -> Connection | None:
-        return next((c for c in await self.list() if c.qbwc_username == username), None)
+        return next((c for c in await self.all() if c.qbwc_username == username), None)
 
     async def by_tenant(self, tenant: str) -> list[Connection]:
-        return [c for c in await self.list() if c.tenant == tenant]
+        return [c for c in await self.all() if c.tenant == tenant]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from nats.js import JetStreamContext
-from nats.js.errors import KeyNotFoundError
+from nats.js.errors import KeyDeletedError, KeyNotFoundError
 from nats.js.kv import KeyValue
 from pydantic import BaseModel
 
@@ -31,7 +31,7 @@ class IdMap:
     async def get(self, connection: str, entity: str, st_id: int) -> IdMapping | None:
         try:
             entry = await self._kv.get(id_map_key(connection, entity, st_id))
-        except KeyNotFoundError:
+        except (KeyNotFoundError, KeyDeletedError):
             return None
         if not entry.value:
             return None

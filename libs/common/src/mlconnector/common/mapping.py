@@ -15,7 +15,8 @@ class MappingSettings(BaseModel):
     taxable_code: str = Field(default="Tax", max_length=3)
     non_taxable_code: str = Field(default="Non", max_length=3)
     default_item: str = Field(
-        default="ST Service", max_length=31,
+        default="ST Service",
+        max_length=31,
         description="QuickBooks item used when a ServiceTitan SKU has no item of its own",
     )
     item_map: dict[str, str] = Field(

@@ -54,9 +54,7 @@ def parse_response(xml: str | bytes) -> list[ResponseStatus]:
         if raw_code is None:
             raise QbxmlResponseError(f"<{element.tag}> has no statusCode")
         code = int(raw_code)
-        ret = next(
-            (c for c in element if isinstance(c.tag, str) and c.tag.endswith("Ret")), None
-        )
+        ret = next((c for c in element if isinstance(c.tag, str) and c.tag.endswith("Ret")), None)
         statuses.append(
             ResponseStatus(
                 request_id=element.get("requestID"),

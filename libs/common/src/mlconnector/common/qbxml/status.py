@@ -48,7 +48,9 @@ class StatusAdvice:
 
 
 _ADVICE: dict[int, StatusAdvice] = {
-    INTERNAL_ERROR: StatusAdvice(True, "QuickBooks reported an internal error; it will be retried."),
+    INTERNAL_ERROR: StatusAdvice(
+        True, "QuickBooks reported an internal error; it will be retried."
+    ),
     NAME_IN_USE: StatusAdvice(
         False,
         "That name is already used by another customer, vendor, employee or other name in "
@@ -62,13 +64,18 @@ _ADVICE: dict[int, StatusAdvice] = {
         "A referenced record (customer, item, account, class...) does not exist in QuickBooks. "
         "Create it or fix the mapping, then replay.",
     ),
-    LIST_MODIFIED: StatusAdvice(True, "Someone was editing that list in QuickBooks; retried next cycle."),
+    LIST_MODIFIED: StatusAdvice(
+        True, "Someone was editing that list in QuickBooks; retried next cycle."
+    ),
     RECORD_LOCKED_1: StatusAdvice(True, "The record is open in QuickBooks; retried next cycle."),
     RECORD_LOCKED_2: StatusAdvice(True, "The record is open in QuickBooks; retried next cycle."),
     RECORD_ERROR_OR_LOCKED: StatusAdvice(
-        True, "QuickBooks could not save the record (locked, or an error in it); retried next cycle."
+        True,
+        "QuickBooks could not save the record (locked, or an error in it); retried next cycle.",
     ),
-    EDIT_SEQUENCE_STALE: StatusAdvice(True, "The record changed in QuickBooks; re-queried and retried."),
+    EDIT_SEQUENCE_STALE: StatusAdvice(
+        True, "The record changed in QuickBooks; re-queried and retried."
+    ),
     OVERPAYMENT: StatusAdvice(False, "The payment is larger than the invoice's open balance."),
     FEATURE_DISABLED: StatusAdvice(
         False, "A QuickBooks feature this record needs is turned off (Edit > Preferences)."

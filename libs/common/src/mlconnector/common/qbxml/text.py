@@ -32,4 +32,3 @@ def to_qb_text(text: str, max_length: int | None = None) -> str:
             out.append(anyascii(char) or "?")
     result = "".join(out)
     return result[:max_length] if max_length is not None else result
-

@@ -1,0 +1,79 @@
+"""`mlconnector-audit`: the HTTP API/dashboard and the stream consumers in one process."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Iterator
+
+import nats
+import uvicorn
+
+from mlconnector.audit.api import create_app
+from mlconnector.audit.consumer import AuditConsumers
+from mlconnector.audit.db import AuditDb
+from mlconnector.audit.settings import AuditSettings
+from mlconnector.common.streams import declare_all
+
+log = logging.getLogger("mlconnector.audit")
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handling: this process stops as a whole."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+async def serve(settings: AuditSettings, stop: asyncio.Event) -> None:
+    db = AuditDb(settings.resolved_database_url(), settings.database_schema)
+    await db.create_tables()
+    nc = await nats.connect(settings.nats_url, max_reconnect_attempts=-1, name="audit")
+    try:
+        js = nc.jetstream()
+        await declare_all(js)
+        server = _Server(
+            uvicorn.Config(
+                create_app(db, js),
+                host=settings.host,
+                port=settings.port,
+                log_level="warning",
+                lifespan="off",
+            )
+        )
+        consumers = asyncio.create_task(AuditConsumers(js, db, settings).run(stop))
+        web = asyncio.create_task(server.serve())
+        log.info("audit listening on http://%s:%s", settings.host, settings.port)
+        stopper = asyncio.create_task(stop.wait())
+        await asyncio.wait({consumers, web, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        stop.set()
+        server.should_exit = True
+        await asyncio.gather(consumers, web, return_exceptions=False)
+        stopper.cancel()
+    finally:
+        await nc.drain()
+        await db.close()
+
+
+async def _main(settings: AuditSettings) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await serve(settings, stop)
+    log.info("audit stopped")
+
+
+def main() -> None:
+    settings = AuditSettings()
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    asyncio.run(_main(settings))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,150 @@
+"""The audit database on SQLite and PostgreSQL: idempotent rows, forward-only status."""
+
+from __future__ import annotations
+
+from audit_factories import CONN, TENANT, command_for, customer_event, invoice_event, outcome_for
+from sqlalchemy import func, select
+
+from mlconnector.audit.api import RecordQueries
+from mlconnector.audit.db import AuditDb, CommandRow, EventRow, Incoming, OutcomeRow, RecordRow
+from mlconnector.audit.settings import AuditSettings, normalize_database_url
+
+
+async def count(db: AuditDb, table: type) -> int:
+    async with db.sessions() as session:
+        return int((await session.execute(select(func.count()).select_from(table))).scalar_one())
+
+
+async def test_event_command_outcome_make_one_posted_record(db: AuditDb) -> None:
+    event = invoice_event()
+    command = command_for(event)
+    outcome = outcome_for(command)
+    await db.write([Incoming(event.event_id, 1, event=event)])
+    await db.write([Incoming(command.command_id, 1, command=command)])
+    await db.write([Incoming(outcome.outcome_id, 1, outcome=outcome)])
+    # The same three again (redelivery), in one batch.
+    await db.write(
+        [
+            Incoming(event.event_id, 1, event=event),
+            Incoming(command.command_id, 1, command=command),
+            Incoming(outcome.outcome_id, 1, outcome=outcome),
+        ]
+    )
+    assert [await count(db, t) for t in (EventRow, CommandRow, OutcomeRow, RecordRow)] == [
+        1,
+        1,
+        1,
+        1,
+    ]
+    [record] = await RecordQueries(db).list()
+    assert record == {
+        "id": record["id"],
+        "tenant": TENANT,
+        "connection": CONN,
+        "entity": "invoice",
+        "st_id": 5001,
+        "status": "posted",
+        "qb_id": "1A2B-1714651200",
+        "message": "Status OK",
+        "hint": None,
+        "summary": {
+            "number": "INV-5001",
+            "customer": "Jane Doe",
+            "date": "2024-05-01",
+            "total": "230.59",
+        },
+        "updated_at": "2024-05-02T12:00:02+00:00",
+    }
+
+
+async def test_outcome_before_command_keeps_the_newest_status(db: AuditDb) -> None:
+    event = invoice_event()
+    command = command_for(event)
+    outcome = outcome_for(command)
+    await db.write([Incoming(outcome.outcome_id, 1, outcome=outcome)])
+    await db.write([Incoming(command.command_id, 1, command=command)])
+    await db.write([Incoming(event.event_id, 1, event=event)])
+    [record] = await RecordQueries(db).list()
+    assert (record["status"], record["qb_id"], record["connection"]) == (
+        "posted",
+        "1A2B-1714651200",
+        CONN,
+    )
+    assert record["summary"]["number"] == "INV-5001"
+    assert await count(db, RecordRow) == 1
+
+
+async def test_failed_outcome_carries_code_message_and_hint(db: AuditDb) -> None:
+    event = invoice_event()
+    command = command_for(event)
+    failed = outcome_for(
+        command,
+        status="failed",
+        status_code=3140,
+        status_severity="Error",
+        status_message="There is an invalid reference to QuickBooks Item "
+        '"PVC-075" in the Invoice line.',
+        hint="Create it or fix the mapping, then replay.",
+    )
+    await db.write(
+        [
+            Incoming(event.event_id, 1, event=event),
+            Incoming(command.command_id, 1, command=command),
+            Incoming(failed.outcome_id, 1, outcome=failed),
+        ]
+    )
+    [record] = await RecordQueries(db).list(status="failed")
+    assert record["message"] == (
+        "QuickBooks status 3140: There is an invalid reference to "
+        'QuickBooks Item "PVC-075" in the Invoice line.'
+    )
+    assert record["hint"] == "Create it or fix the mapping, then replay."
+    assert record["qb_id"] is None
+    trail = await RecordQueries(db).trail(record["id"])
+    assert trail is not None
+    [o] = trail["outcomes"]
+    assert (o["status_code"], o["status_severity"], o["hint"]) == (
+        3140,
+        "Error",
+        "Create it or fix the mapping, then replay.",
+    )
+    assert [i["kind"] for i in trail["trail"]] == ["event", "command", "outcome"]
+
+
+async def test_filters(db: AuditDb) -> None:
+    inv = invoice_event()
+    cust = customer_event(received=5)
+    await db.write(
+        [
+            Incoming(inv.event_id, 1, event=inv),
+            Incoming(cust.event_id, 2, event=cust),
+            Incoming("x", 3, command=command_for(inv)),
+        ]
+    )
+    queries = RecordQueries(db)
+    assert [r["entity"] for r in await queries.list()] == ["customer", "invoice"]
+    assert [r["st_id"] for r in await queries.list(entity="customer")] == [1001]
+    assert [r["st_id"] for r in await queries.list(connection=CONN)] == [5001]
+    assert [r["st_id"] for r in await queries.list(st_id=5001)] == [5001]
+    assert [r["connection"] for r in await queries.list(entity="customer")] == [None]
+    assert await queries.list(status="posted") == []
+    from audit_factories import at
+
+    assert [r["st_id"] for r in await queries.list(since=at(3))] == [1001]
+    assert [r["st_id"] for r in await queries.list(until=at(3))] == [5001]
+    assert [r["st_id"] for r in await queries.list(limit=1, offset=1)] == [5001]
+
+
+def test_database_url_defaults_and_rewrites(tmp_path: object) -> None:
+    from pathlib import Path
+
+    home = Path(str(tmp_path)) / "home"
+    settings = AuditSettings(MLCONNECTOR_HOME=home)
+    assert settings.resolved_database_url() == f"sqlite+aiosqlite:///{home}/audit.db"
+    assert home.is_dir()
+    assert normalize_database_url("postgresql://u:p@db:5432/audit") == (
+        "postgresql+psycopg://u:p@db:5432/audit"
+    )
+    assert normalize_database_url("postgres://u@db/audit") == "postgresql+psycopg://u@db/audit"
+    assert normalize_database_url("sqlite+aiosqlite:///x.db") == "sqlite+aiosqlite:///x.db"
+    assert (settings.host, settings.port) == ("127.0.0.1", 8082)

@@ -1,0 +1,281 @@
+"""Audit over a real nats-server and real HTTP: consumers, API, dashboard, replay."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from audit_factories import CONN, TENANT, command_for, invoice_event, outcome_for
+from nats.js import JetStreamContext
+
+from mlconnector.audit.api import create_app
+from mlconnector.audit.consumer import AuditConsumers
+from mlconnector.audit.db import AuditDb, CommandRow, EventRow, Incoming, OutcomeRow
+from mlconnector.audit.main import _Server
+from mlconnector.audit.settings import AuditSettings
+from mlconnector.common.connections import Connection, ConnectionStore
+from mlconnector.common.envelopes import Command, StEvent
+from mlconnector.common.streams import command_subject, outcome_subject, st_event_subject
+from mlconnector.mapper.service import MapperService
+from mlconnector.mapper.settings import MapperSettings
+
+pytestmark = pytest.mark.nats
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], within: float = 10) -> None:
+    deadline = asyncio.get_running_loop().time() + within
+    while not await check():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.05)
+
+
+async def rows(db: AuditDb, table: type) -> int:
+    from sqlalchemy import func, select
+
+    async with db.sessions() as session:
+        return int((await session.execute(select(func.count()).select_from(table))).scalar_one())
+
+
+class Running:
+    def __init__(self, base_url: str, db: AuditDb, js: JetStreamContext) -> None:
+        self.base_url = base_url
+        self.db = db
+        self.js = js
+
+    async def idle(self) -> bool:
+        for stream in ("ST_EVENTS", "QB_COMMANDS", "QB_OUTCOMES", "QB_CHANGES"):
+            info = await self.js.consumer_info(stream, "audit")
+            if info.num_pending or info.num_ack_pending:
+                return False
+        return True
+
+
+@pytest.fixture
+async def audit(js: JetStreamContext, sqlite_db: AuditDb) -> AsyncIterator[Running]:
+    settings = AuditSettings(AUDIT_FETCH_TIMEOUT_SECONDS=0.2, AUDIT_RETRY_DELAY_SECONDS=0.2)
+    stop = asyncio.Event()
+    consumers = asyncio.create_task(AuditConsumers(js, sqlite_db, settings).run(stop))
+    server = _Server(
+        uvicorn.Config(
+            create_app(sqlite_db, js), host="127.0.0.1", port=0, log_level="warning", lifespan="off"
+        )
+    )
+    web = asyncio.create_task(server.serve())
+    await eventually(lambda: asyncio.sleep(0, result=server.started))
+    port = server.servers[0].sockets[0].getsockname()[1]
+    yield Running(f"http://127.0.0.1:{port}", sqlite_db, js)
+    stop.set()
+    server.should_exit = True
+    await asyncio.wait_for(asyncio.gather(consumers, web), timeout=10)
+
+
+async def publish(js: JetStreamContext, subject: str, model: Any, msg_id: str) -> None:
+    await js.publish(subject, model.model_dump_json().encode(), headers={"Nats-Msg-Id": msg_id})
+
+
+async def test_posted_record_over_http(js: JetStreamContext, audit: Running) -> None:
+    event = invoice_event()
+    command = command_for(event)
+    outcome = outcome_for(command)
+    await publish(js, st_event_subject(TENANT, "invoice"), event, event.event_id)
+    await publish(js, command_subject(CONN), command, command.command_id)
+    await publish(js, outcome_subject(CONN), outcome, outcome.outcome_id)
+    # Delivered twice (a gateway that republished after a crash, past de-duplication).
+    await publish(js, outcome_subject(CONN), outcome, outcome.outcome_id + ":again")
+    await eventually(audit.idle)
+
+    async with httpx.AsyncClient(base_url=audit.base_url) as client:
+        response = await client.get("/api/records", params={"connection": CONN})
+        assert response.status_code == 200
+        [record] = response.json()
+        assert (record["status"], record["qb_id"], record["entity"], record["st_id"]) == (
+            "posted",
+            "1A2B-1714651200",
+            "invoice",
+            5001,
+        )
+        trail = (await client.get(f"/api/records/{record['id']}")).json()
+        assert [i["kind"] for i in trail["trail"]] == ["event", "command", "outcome"]
+        assert trail["events"][0]["raw"]["raw"] == {"id": 5001}
+        assert trail["commands"][0]["qbxml"] == "<InvoiceAddRq><x/></InvoiceAddRq>"
+        assert trail["outcomes"][0]["response_qbxml"] == "<QBXML>response</QBXML>"
+        assert (await client.get("/healthz")).json() == {"status": "ok"}
+        assert (await client.get("/api/records/999")).status_code == 404
+        page = await client.get("/")
+        assert page.status_code == 200
+        assert "1A2B-1714651200" in page.text
+        assert "#2e7d32" in page.text
+        assert "http://" not in page.text
+        assert "https://" not in page.text
+        detail = await client.get(f"/records/{record['id']}")
+        assert "&lt;InvoiceAddRq&gt;&lt;x/&gt;&lt;/InvoiceAddRq&gt;" in detail.text
+    assert await rows(audit.db, OutcomeRow) == 1
+
+
+async def test_failed_outcome_explained(js: JetStreamContext, audit: Running) -> None:
+    event = invoice_event()
+    command = command_for(event)
+    failed = outcome_for(
+        command,
+        status="failed",
+        status_code=3100,
+        status_severity="Error",
+        status_message='The name "Jane Doe" of the list element is already in use.',
+        hint="Rename one of them, then replay.",
+    )
+    await publish(js, st_event_subject(TENANT, "invoice"), event, event.event_id)
+    await publish(js, command_subject(CONN), command, command.command_id)
+    await publish(js, outcome_subject(CONN), failed, failed.outcome_id)
+    await eventually(audit.idle)
+    async with httpx.AsyncClient(base_url=audit.base_url) as client:
+        [record] = (await client.get("/api/records", params={"status": "failed"})).json()
+        assert record["message"] == (
+            'QuickBooks status 3100: The name "Jane Doe" of the list element is already in use.'
+        )
+        assert record["hint"] == "Rename one of them, then replay."
+        trail = (await client.get(f"/api/records/{record['id']}")).json()
+        [o] = trail["outcomes"]
+        assert (o["status"], o["status_code"], o["hint"]) == (
+            "failed",
+            3100,
+            "Rename one of them, then replay.",
+        )
+        page = (await client.get("/", params={"status": "failed"})).text
+        assert "&quot;Jane Doe&quot;" in page
+        assert "#c62828" in page
+
+
+async def test_database_failure_naks_and_nothing_is_lost(
+    js: JetStreamContext, audit: Running, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_write = AuditDb.write
+    failures = {"left": 3}
+
+    async def flaky(self: AuditDb, items: list[Incoming]) -> None:
+        if failures["left"] > 0:
+            failures["left"] -= 1
+            raise ConnectionError("database down")
+        await real_write(self, items)
+
+    monkeypatch.setattr(AuditDb, "write", flaky)
+    event = invoice_event()
+    await publish(js, st_event_subject(TENANT, "invoice"), event, event.event_id)
+    await eventually(lambda: rows_at_least(audit.db, EventRow, 1))
+    await eventually(audit.idle)
+    assert failures["left"] == 0
+    assert await rows(audit.db, EventRow) == 1
+
+
+async def rows_at_least(db: AuditDb, table: type, n: int) -> bool:
+    return await rows(db, table) >= n
+
+
+async def test_replay_republishes_and_commands_stay_the_same(
+    js: JetStreamContext, audit: Running
+) -> None:
+    await (await ConnectionStore.open(js)).put(
+        Connection(name=CONN, tenant=TENANT, qbwc_username="acme", password_hash="x")
+    )
+    stop = asyncio.Event()
+    mapper = asyncio.create_task(
+        MapperService(js, MapperSettings(MAPPER_FETCH_TIMEOUT_SECONDS=0.2)).run(stop)
+    )
+    try:
+        events = [invoice_event(st_id=5001 + i) for i in range(3)]
+        for event in events:
+            await publish(js, st_event_subject(TENANT, "invoice"), event, event.event_id)
+
+        async def mapped() -> bool:
+            info = await js.consumer_info("ST_EVENTS", "mapper")
+            return info.num_pending == 0 and info.num_ack_pending == 0
+
+        await eventually(mapped)
+        await eventually(audit.idle)
+        assert (await js.stream_info("QB_COMMANDS")).state.messages == 3
+        before = sorted(Command.make_id(CONN, e.event_id, "InvoiceAddRq") for e in events)
+
+        async with httpx.AsyncClient(base_url=audit.base_url) as client:
+            response = await client.post(
+                "/api/replay", json={"stream": "ST_EVENTS", "since": "2000-01-01T00:00:00Z"}
+            )
+            assert response.status_code == 200, response.text
+            body = response.json()
+            assert (body["matched"], body["republished"], body["first_seq"], body["last_seq"]) == (
+                3,
+                3,
+                1,
+                3,
+            )
+            one = (
+                await client.post(
+                    "/api/replay",
+                    json={"stream": "ST_EVENTS", "start_seq": 1, "st_id": 5002, "connection": CONN},
+                )
+            ).json()
+            assert one["republished"] == 1
+            bad = await client.post("/api/replay", json={"connection": "nope"})
+            assert bad.status_code == 400
+
+        await eventually(mapped)
+        await eventually(audit.idle)
+        info = await js.stream_info("ST_EVENTS")
+        assert info.state.messages == 7  # 3 originals + 3 copies + 1 copy
+        # Copies mapped to the same command ids: de-duplication kept the commands at 3.
+        assert (await js.stream_info("QB_COMMANDS")).state.messages == 3
+        assert await rows(audit.db, CommandRow) == 3
+        assert await rows(audit.db, EventRow) == 7
+        async with audit.db.sessions() as session:
+            from sqlalchemy import select
+
+            ids = sorted((await session.execute(select(CommandRow.command_id))).scalars())
+            sources = sorted((await session.execute(select(EventRow.msg_id))).scalars())
+        assert ids == before
+        assert sum(1 for s in sources if s.startswith("replay:")) == 4
+        assert f"replay:{events[1].event_id}:{one['replay_id']}" in sources
+        msg = await js.get_msg("ST_EVENTS", 4)
+        assert StEvent.model_validate_json(msg.data).source == "replay"
+    finally:
+        stop.set()
+        await asyncio.wait_for(mapper, timeout=10)
+
+
+async def test_main_runs_http_and_stops_on_sigterm(nats_url: str, tmp_path: Path) -> None:
+    import os
+    import signal
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {
+        **os.environ,
+        "NATS_URL": nats_url,
+        "AUDIT_PORT": str(port),
+        "MLCONNECTOR_HOME": str(tmp_path / "home"),
+    }
+    env.pop("AUDIT_DATABASE_URL", None)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", "from mlconnector.audit.main import main; main()", env=env
+    )
+    try:
+        async with httpx.AsyncClient() as client:
+
+            async def up() -> bool:
+                with contextlib.suppress(httpx.HTTPError):
+                    return (await client.get(f"http://127.0.0.1:{port}/healthz")).status_code == 200
+                return False
+
+            await eventually(up, within=20)
+            assert (await client.get(f"http://127.0.0.1:{port}/api/records")).json() == []
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(proc.wait(), timeout=15) == 0
+    assert (tmp_path / "home" / "audit.db").exists()

@@ -1,0 +1,47 @@
+"""`mlconnector-mapper`: run the mapper until SIGTERM/SIGINT."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+import nats
+
+from mlconnector.common.streams import declare_all
+from mlconnector.mapper.service import MapperService
+from mlconnector.mapper.settings import MapperSettings
+
+log = logging.getLogger("mlconnector.mapper")
+
+
+async def serve(settings: MapperSettings, stop: asyncio.Event) -> None:
+    nc = await nats.connect(settings.nats_url, max_reconnect_attempts=-1, name="mapper")
+    try:
+        js = nc.jetstream()
+        await declare_all(js)
+        await MapperService(js, settings).run(stop)
+    finally:
+        await nc.drain()
+
+
+async def _main(settings: MapperSettings) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await serve(settings, stop)
+    log.info("mapper stopped")
+
+
+def main() -> None:
+    settings = MapperSettings()
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
+    asyncio.run(_main(settings))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,114 @@
+"""HTTP surface: POST /qbwc (SOAP 1.1), GET /qbwc?wsdl, GET /healthz."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+
+from mlconnector.gateway.service import QbwcService
+from mlconnector.gateway.soap import (
+    SoapCall,
+    SoapFault,
+    client_fault,
+    parse_call,
+    render_fault,
+    render_result,
+)
+from mlconnector.gateway.wsdl import render_wsdl
+
+log = logging.getLogger(__name__)
+
+XML = "text/xml; charset=utf-8"
+Result = str | int | list[str]
+
+
+def _int(value: str) -> int:
+    try:
+        return int(value or 0)
+    except ValueError as exc:
+        raise client_fault(f"expected an integer, got {value!r}") from exc
+
+
+def _handlers(service: QbwcService) -> dict[str, Callable[[SoapCall], Awaitable[Result]]]:
+    async def send_request_xml(call: SoapCall) -> Result:
+        # Validated as the WSDL's s:int even though the reply does not depend on them.
+        _int(call.params["qbXMLMajorVers"])
+        _int(call.params["qbXMLMinorVers"])
+        return await service.send_request_xml(call.params["ticket"])
+
+    return {
+        "serverVersion": lambda call: service.server_version(),
+        "clientVersion": lambda call: service.client_version(call.params["strVersion"]),
+        "authenticate": lambda call: service.authenticate(
+            call.params["strUserName"], call.params["strPassword"]
+        ),
+        "sendRequestXML": send_request_xml,
+        "receiveResponseXML": lambda call: service.receive_response_xml(
+            call.params["ticket"],
+            call.params["response"],
+            call.params["hresult"],
+            call.params["message"],
+        ),
+        "connectionError": lambda call: service.connection_error(
+            call.params["ticket"], call.params["hresult"], call.params["message"]
+        ),
+        "getLastError": lambda call: service.get_last_error(call.params["ticket"]),
+        "closeConnection": lambda call: service.close_connection(call.params["ticket"]),
+    }
+
+
+def _fault(fault: SoapFault) -> Response:
+    # SOAP 1.1 puts faults on HTTP 500.
+    return Response(render_fault(fault), status_code=500, media_type=XML)
+
+
+def create_app(service: QbwcService) -> FastAPI:
+    app = FastAPI(title="ml-connector QBWC gateway", docs_url=None, redoc_url=None)
+    handlers = _handlers(service)
+    settings = service.settings
+
+    @app.post("/qbwc")
+    async def soap(request: Request) -> Response:
+        declared = request.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > settings.qbwc_max_body_bytes:
+            return _fault(client_fault("The request body is larger than this gateway accepts"))
+        body = bytearray()
+        async for chunk in request.stream():
+            body.extend(chunk)
+            # Stop reading early: a chunked body has no length to check up front.
+            if len(body) > settings.qbwc_max_body_bytes:
+                return _fault(client_fault("The request body is larger than this gateway accepts"))
+        try:
+            call = parse_call(bytes(body), max_bytes=settings.qbwc_max_body_bytes)
+            result = await handlers[call.operation](call)
+        except SoapFault as fault:
+            log.warning("SOAP fault %s: %s", fault.faultcode, fault.faultstring)
+            return _fault(fault)
+        except Exception:
+            log.exception("SOAP call failed")
+            return _fault(
+                SoapFault("soap:Server", "The gateway could not process the call; see its log")
+            )
+        return Response(render_result(call.operation, result), media_type=XML)
+
+    @app.get("/qbwc")
+    async def wsdl(request: Request) -> Response:
+        if "wsdl" not in {key.lower() for key in request.query_params}:
+            return Response(
+                "This is the QuickBooks Web Connector endpoint; GET /qbwc?wsdl for its WSDL.\n",
+                media_type="text/plain",
+            )
+        return Response(render_wsdl(settings.qbwc_public_url), media_type=XML)
+
+    @app.get("/healthz")
+    async def healthz() -> JSONResponse:
+        connected = service.is_connected()
+        return JSONResponse(
+            {"status": "ok" if connected else "degraded", "nats": connected},
+            status_code=200 if connected else 503,
+        )
+
+    return app

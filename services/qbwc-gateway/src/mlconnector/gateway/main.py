@@ -1,0 +1,76 @@
+"""`mlconnector-qbwc-gateway`: connect to NATS, declare streams, serve SOAP until stopped."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Iterator
+
+import nats
+import uvicorn
+
+from mlconnector.common.streams import declare_all
+from mlconnector.gateway.app import create_app
+from mlconnector.gateway.service import QbwcService
+from mlconnector.gateway.settings import GatewaySettings
+
+log = logging.getLogger("mlconnector.gateway")
+
+
+async def serve(settings: GatewaySettings) -> None:
+    # Keep reconnecting rather than crash-loop when NATS restarts or starts after us.
+    nc = await nats.connect(settings.nats_url, max_reconnect_attempts=-1, name="qbwc-gateway")
+    try:
+        await declare_all(nc.jetstream())
+        service = await QbwcService.open(nc, settings)
+        config = uvicorn.Config(
+            create_app(service),
+            host=settings.qbwc_host,
+            port=settings.qbwc_port,
+            log_level=settings.log_level.lower(),
+            lifespan="off",
+        )
+        server = _Server(config)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, server.request_stop)
+        # serve() returns after in-flight SOAP calls finish; then NATS drains, so every
+        # outcome publish and ack already started reaches the server.
+        await server.serve()
+    finally:
+        await nc.drain()
+    log.info("QBWC gateway stopped")
+
+
+class _Server(uvicorn.Server):
+    """uvicorn re-raises the signal it caught after shutdown, which would kill the process
+    before NATS drains; this gateway handles SIGTERM/SIGINT itself instead."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+    def request_stop(self) -> None:
+        self.should_exit = True
+
+
+def main() -> None:
+    settings = GatewaySettings()
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
+    log.info(
+        "QBWC gateway on %s:%s (public %s), NATS %s",
+        settings.qbwc_host,
+        settings.qbwc_port,
+        settings.qbwc_public_url,
+        settings.nats_url,
+    )
+    asyncio.run(serve(settings))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,27 @@
+"""Gateway settings, from the environment (see BaseServiceSettings for NATS/OTel/home)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from mlconnector.common.settings import BaseServiceSettings
+
+
+class GatewaySettings(BaseServiceSettings):
+    qbwc_host: str = Field(default="127.0.0.1", alias="QBWC_HOST")
+    qbwc_port: int = Field(default=8080, ge=0, le=65535, alias="QBWC_PORT")
+    # What the WSDL's soap:address and the .qwc AppURL say; the Web Connector insists on
+    # https except for localhost.
+    qbwc_public_url: str = Field(default="http://localhost:8080/qbwc", alias="QBWC_PUBLIC_URL")
+    # Requests per qbXML message: QuickBooks must answer one message within the Web
+    # Connector's timeout (about 60 s), so a backlog is cut into rounds of this size.
+    qbwc_batch_size: int = Field(default=50, ge=1, le=500, alias="QBWC_BATCH_SIZE")
+    # Sessions a command may wait for a record it refers to before it fails (DESIGN rule 4).
+    qbwc_max_wait_cycles: int = Field(default=10, ge=1, alias="QBWC_MAX_WAIT_CYCLES")
+    qbwc_max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024, alias="QBWC_MAX_BODY_BYTES")
+    # Redelivery delay for a command that waits or met a retryable QuickBooks error; a
+    # session never takes the same command twice, so this only spaces out sessions.
+    qbwc_retry_delay_seconds: float = Field(default=30.0, gt=0, alias="QBWC_RETRY_DELAY_SECONDS")
+    # Longer than a whole Web Connector session: a command fetched at the start of a session
+    # must not be redelivered while QuickBooks still works on it.
+    qbwc_ack_wait_seconds: float = Field(default=1800.0, gt=0, alias="QBWC_ACK_WAIT_SECONDS")

@@ -1,0 +1,333 @@
+"""Gateway test harness: the real app on a real HTTP port, zeep as the Web Connector's SOAP
+client, and a tiny fake QuickBooks that answers the four request types these tests use."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+import zeep
+from lxml import etree
+from nats.aio.client import Client
+from nats.js import JetStreamContext
+
+from mlconnector.common.connections import Connection, ConnectionStore
+from mlconnector.common.envelopes import Command, LateRef, Outcome
+from mlconnector.common.qbxml import schema as qbschema
+from mlconnector.common.streams import QB_OUTCOMES, command_subject
+from mlconnector.gateway.app import create_app
+from mlconnector.gateway.service import QbwcService
+from mlconnector.gateway.settings import GatewaySettings
+
+BINDING = "{http://developer.intuit.com/}TroubleshootWebServiceFSSoap"
+COMPANY_FILE = r"C:\Users\Public\Documents\Intuit\QuickBooks\Company Files\Acme Plumbing.qbw"
+
+
+class FakeQuickBooks:
+    """Answers CustomerAdd/Query and InvoiceAdd/Query; every message it gets and every
+    answer it gives must validate against Intuit's schema."""
+
+    def __init__(self) -> None:
+        self.customers: dict[str, tuple[str, str]] = {}  # Name -> (ListID, EditSequence)
+        self.invoices: list[dict[str, str]] = []
+        self.messages: list[etree._Element] = []
+        self.locked: set[str] = set()  # names whose next CustomerAdd meets a locked record
+        self._ids = itertools.count(1)
+
+    def requests(self, tag: str) -> list[etree._Element]:
+        return [rq for msg in self.messages for rq in msg.iter(tag)]
+
+    def process(self, request_xml: str) -> str:
+        qbschema.validate(request_xml)
+        root = etree.fromstring(request_xml.encode())
+        self.messages.append(root)
+        out = etree.Element("QBXML")
+        msgs = etree.SubElement(out, "QBXMLMsgsRs")
+        msgs_rq = root.find("QBXMLMsgsRq")
+        assert msgs_rq is not None
+        for rq in msgs_rq:
+            handler = getattr(self, "_" + rq.tag)
+            rs = handler(rq)
+            rs.set("requestID", rq.get("requestID"))
+            msgs.append(rs)
+        response = '<?xml version="1.0" ?>\n' + etree.tostring(out, encoding="unicode")
+        qbschema.validate(response)
+        return response
+
+    @staticmethod
+    def _rs(tag: str, code: int, message: str) -> etree._Element:
+        severity = "Info" if code < 500 else "Warn" if code < 1000 else "Error"
+        return etree.Element(
+            tag, statusCode=str(code), statusSeverity=severity, statusMessage=message
+        )
+
+    @staticmethod
+    def _sub(parent: etree._Element, tag: str, text: str) -> None:
+        etree.SubElement(parent, tag).text = text
+
+    def _customer_ret(self, rs: etree._Element, name: str) -> None:
+        list_id, edit_sequence = self.customers[name]
+        ret = etree.SubElement(rs, "CustomerRet")
+        for tag, text in (
+            ("ListID", list_id),
+            ("TimeCreated", "2025-03-04T10:00:00-08:00"),
+            ("TimeModified", "2025-03-04T10:00:00-08:00"),
+            ("EditSequence", edit_sequence),
+            ("Name", name),
+            ("FullName", name),
+            ("IsActive", "true"),
+            ("Sublevel", "0"),
+        ):
+            self._sub(ret, tag, text)
+
+    def _invoice_ret(self, rs: etree._Element, invoice: dict[str, str]) -> None:
+        ret = etree.SubElement(rs, "InvoiceRet")
+        for tag, text in (
+            ("TxnID", invoice["TxnID"]),
+            ("TimeCreated", "2025-03-04T10:00:00-08:00"),
+            ("TimeModified", "2025-03-04T10:00:00-08:00"),
+            ("EditSequence", invoice["EditSequence"]),
+            ("TxnNumber", invoice["TxnNumber"]),
+        ):
+            self._sub(ret, tag, text)
+        ref = etree.SubElement(ret, "CustomerRef")
+        self._sub(ref, "ListID", invoice["CustomerListID"])
+        self._sub(ret, "TxnDate", "2025-03-04")
+        self._sub(ret, "RefNumber", invoice["RefNumber"])
+        if invoice.get("ExternalGUID"):
+            self._sub(ret, "ExternalGUID", invoice["ExternalGUID"])
+
+    def _CustomerAddRq(self, rq: etree._Element) -> etree._Element:
+        name = rq.findtext("CustomerAdd/Name") or ""
+        if name in self.locked:
+            self.locked.discard(name)
+            return self._rs(
+                "CustomerAddRs",
+                3180,
+                "There was an error when saving a Customers list element. QuickBooks error "
+                "message: The record is in use by another user.",
+            )
+        if name in self.customers:
+            return self._rs(
+                "CustomerAddRs",
+                3100,
+                f'The name "{name}" of the list element is already in use.',
+            )
+        n = next(self._ids)
+        self.customers[name] = (f"80000{n:03d}-1741111111", f"174111111{n}")
+        rs = self._rs("CustomerAddRs", 0, "Status OK")
+        self._customer_ret(rs, name)
+        return rs
+
+    def _CustomerQueryRq(self, rq: etree._Element) -> etree._Element:
+        name = rq.findtext("FullName") or ""
+        if name not in self.customers:
+            return self._rs(
+                "CustomerQueryRs", 1, "A query request did not find a matching object in QuickBooks"
+            )
+        rs = self._rs("CustomerQueryRs", 0, "Status OK")
+        self._customer_ret(rs, name)
+        return rs
+
+    def _InvoiceAddRq(self, rq: etree._Element) -> etree._Element:
+        add = rq.find("InvoiceAdd")
+        assert add is not None
+        customer_id = add.findtext("CustomerRef/ListID") or ""
+        if customer_id not in {list_id for list_id, _ in self.customers.values()}:
+            return self._rs(
+                "InvoiceAddRs",
+                3140,
+                f'There is an invalid reference to QuickBooks Customer "{customer_id}" in the '
+                "Invoice.",
+            )
+        n = next(self._ids)
+        invoice = {
+            "TxnID": f"{n:X}-1741111111",
+            "EditSequence": f"174111111{n}",
+            "TxnNumber": str(n),
+            "CustomerListID": customer_id,
+            "RefNumber": add.findtext("RefNumber") or "",
+            "ExternalGUID": add.findtext("ExternalGUID") or "",
+        }
+        self.invoices.append(invoice)
+        rs = self._rs("InvoiceAddRs", 0, "Status OK")
+        self._invoice_ret(rs, invoice)
+        return rs
+
+    def _InvoiceQueryRq(self, rq: etree._Element) -> etree._Element:
+        ref_number = rq.findtext("RefNumber")
+        found = [i for i in self.invoices if i["RefNumber"] == ref_number]
+        if not found:
+            return self._rs(
+                "InvoiceQueryRs", 1, "A query request did not find a matching object in QuickBooks"
+            )
+        rs = self._rs("InvoiceQueryRs", 0, "Status OK")
+        for invoice in found:
+            self._invoice_ret(rs, invoice)
+        return rs
+
+
+@dataclass
+class SessionLog:
+    auth: list[str | None]
+    sent: list[str] = field(default_factory=list)
+    percents: list[int] = field(default_factory=list)
+    last_error: str | None = None
+    closed: str | None = None
+
+    @property
+    def ticket(self) -> str | None:
+        return self.auth[0]
+
+
+@dataclass
+class Gateway:
+    url: str
+    service: QbwcService
+    settings: GatewaySettings
+    soap: Any
+    nc: Client
+    js: JetStreamContext
+
+    async def call(self, operation: str, *args: Any) -> Any:
+        # zeep is synchronous; the server runs on this event loop, so call it from a thread.
+        return await asyncio.to_thread(getattr(self.soap, operation), *args)
+
+    async def send(self, ticket: str) -> str | None:
+        result: str | None = await self.call(
+            "sendRequestXML", ticket, "", COMPANY_FILE, "US", 13, 0
+        )
+        return result
+
+    async def run_session(
+        self, username: str, password: str, qb: FakeQuickBooks, max_rounds: int = 20
+    ) -> SessionLog:
+        """What the Web Connector does in one scheduled update."""
+        log = SessionLog(auth=await self.call("authenticate", username, password))
+        ticket, verdict = log.auth[0], log.auth[1]
+        if verdict in ("nvu", "none") or ticket is None:
+            return log
+        for _ in range(max_rounds):
+            request = await self.send(ticket)
+            if not request:
+                log.last_error = await self.call("getLastError", ticket)
+                break
+            log.sent.append(request)
+            percent = await self.call("receiveResponseXML", ticket, qb.process(request), "", "")
+            log.percents.append(percent)
+            if percent < 0:
+                log.last_error = await self.call("getLastError", ticket)
+                break
+            if percent >= 100:
+                break
+        log.closed = await self.call("closeConnection", ticket)
+        return log
+
+    async def add_connection(
+        self, name: str, username: str, password: str, company_file: str = COMPANY_FILE
+    ) -> Connection:
+        connection = Connection.create(name, f"tenant-{name}", username, password)
+        connection.company_file = company_file
+        await (await ConnectionStore.open(self.js)).put(connection)
+        return connection
+
+    async def publish(self, command: Command) -> None:
+        await self.js.publish(
+            command_subject(command.connection),
+            command.model_dump_json().encode(),
+            headers={"Nats-Msg-Id": command.command_id},
+        )
+
+    async def outcomes(self, connection: str) -> list[Outcome]:
+        info = await self.js.stream_info(QB_OUTCOMES.name)
+        found: list[Outcome] = []
+        for seq in range(info.state.first_seq, info.state.last_seq + 1):
+            raw = await self.js.get_msg(QB_OUTCOMES.name, seq)
+            if raw.subject == f"qb.outcomes.{connection}":
+                found.append(Outcome.model_validate_json(raw.data or b""))
+        return found
+
+
+def customer_command(connection: str, st_id: int, name: str) -> Command:
+    event_id = f"tenant-{connection}:customer:{st_id}:v1"
+    return Command(
+        command_id=Command.make_id(connection, event_id, "CustomerAddRq"),
+        connection=connection,
+        tenant=f"tenant-{connection}",
+        entity="customer",
+        st_id=st_id,
+        event_id=event_id,
+        request_type="CustomerAddRq",
+        qbxml=f"<CustomerAddRq><CustomerAdd><Name>{name}</Name></CustomerAdd></CustomerAddRq>",
+        lookup_qbxml=f"<CustomerQueryRq><FullName>{name}</FullName></CustomerQueryRq>",
+        summary=f"Customer {name}",
+    )
+
+
+def invoice_command(connection: str, st_id: int, ref_number: str, customer_st_id: int) -> Command:
+    event_id = f"tenant-{connection}:invoice:{st_id}:v1"
+    command_id = Command.make_id(connection, event_id, "InvoiceAddRq")
+    h = command_id.removeprefix("cmd-").upper()
+    guid = "{" + f"{h[0:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}" + "}"
+    ref = LateRef.make("customer", customer_st_id)
+    return Command(
+        command_id=command_id,
+        connection=connection,
+        tenant=f"tenant-{connection}",
+        entity="invoice",
+        st_id=st_id,
+        event_id=event_id,
+        request_type="InvoiceAddRq",
+        qbxml=(
+            "<InvoiceAddRq><InvoiceAdd>"
+            f"<CustomerRef><ListID>{ref.placeholder}</ListID></CustomerRef>"
+            f"<RefNumber>{ref_number}</RefNumber>"
+            f"<ExternalGUID>{guid}</ExternalGUID>"
+            "<InvoiceLineAdd><Desc>Water heater flush</Desc><Amount>180.00</Amount>"
+            "</InvoiceLineAdd></InvoiceAdd></InvoiceAddRq>"
+        ),
+        lookup_qbxml=f"<InvoiceQueryRq><RefNumber>{ref_number}</RefNumber></InvoiceQueryRq>",
+        refs=(ref,),
+        summary=f"Invoice {ref_number}",
+    )
+
+
+@pytest.fixture
+def qb() -> FakeQuickBooks:
+    return FakeQuickBooks()
+
+
+@pytest.fixture
+def gateway_settings() -> dict[str, Any]:
+    """Overrides for one test; the gateway fixture reads them."""
+    return {"QBWC_RETRY_DELAY_SECONDS": 0.2}
+
+
+@pytest.fixture
+async def gateway(
+    nc: Client, js: JetStreamContext, nats_url: str, anchors: Path, gateway_settings: dict[str, Any]
+) -> AsyncIterator[Gateway]:
+    settings = GatewaySettings(NATS_URL=nats_url, QBWC_PORT=0, **gateway_settings)
+    service = await QbwcService.open(nc, settings)
+    config = uvicorn.Config(
+        create_app(service), host="127.0.0.1", port=0, log_level="warning", lifespan="off"
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    url = f"http://127.0.0.1:{port}/qbwc"
+    client = zeep.Client(str(anchors / "qbxml" / "QBWebConnectorSvc.wsdl"))
+    soap = client.create_service(BINDING, url)
+    yield Gateway(url, service, settings, soap, nc, js)
+    server.should_exit = True
+    await task

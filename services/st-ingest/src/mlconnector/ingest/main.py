@@ -1,0 +1,146 @@
+"""`mlconnector-st-ingest`: the webhook server and the export poll loop in one asyncio loop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from collections.abc import Iterator
+
+import httpx
+import nats
+import uvicorn
+
+from mlconnector.common.streams import KV_WATERMARKS, check_token, declare_all
+from mlconnector.ingest.app import create_app
+from mlconnector.ingest.auth import TokenProvider
+from mlconnector.ingest.client import StClient
+from mlconnector.ingest.poller import ExportPoller, PollScheduler
+from mlconnector.ingest.publisher import EventPublisher
+from mlconnector.ingest.settings import IngestSettings
+
+log = logging.getLogger("mlconnector.ingest")
+
+STOP_GRACE_SECONDS = 10.0
+
+
+class _Server(uvicorn.Server):
+    # uvicorn would install its own signal handlers and re-raise the signal after shutdown;
+    # the whole process (poll loop included) stops on ours instead, and exits 0.
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def check_settings(settings: IngestSettings) -> None:
+    missing = [
+        name
+        for name, value in (
+            ("ST_TENANT", settings.st_tenant),
+            ("ST_CLIENT_ID", settings.st_client_id),
+            ("ST_CLIENT_SECRET", settings.st_client_secret.get_secret_value()),
+            ("ST_APP_KEY", settings.st_app_key),
+        )
+        if not value
+    ]
+    if missing:
+        raise SystemExit(f"st-ingest: set {', '.join(missing)} (ServiceTitan credentials)")
+    try:
+        check_token("ST_TENANT", settings.st_tenant)
+    except ValueError as exc:
+        raise SystemExit(f"st-ingest: {exc}") from exc
+
+
+async def run(settings: IngestSettings, stop: asyncio.Event | None = None) -> None:
+    """Serve and poll until `stop` is set (SIGTERM/SIGINT set it when run from `main`)."""
+    check_settings(settings)
+    stop = stop or asyncio.Event()
+    nc = await nats.connect(settings.nats_url, max_reconnect_attempts=-1)
+    http = httpx.AsyncClient(timeout=settings.st_http_timeout_seconds)
+    try:
+        js = nc.jetstream()
+        await declare_all(js)
+        tokens = TokenProvider(
+            http,
+            settings.st_auth_url,
+            settings.st_client_id,
+            settings.st_client_secret.get_secret_value(),
+        )
+        client = StClient(
+            http,
+            tokens,
+            settings.st_api_base_url,
+            settings.st_app_key,
+            settings.st_tenant,
+            max_retries=settings.st_max_retries,
+        )
+        poller = ExportPoller(
+            client, EventPublisher(js), await js.key_value(KV_WATERMARKS), settings.st_tenant
+        )
+        scheduler = PollScheduler(poller, settings.st_poll_seconds)
+        app = create_app(settings, lambda _tenant: scheduler.trigger(), scheduler)
+        server = _Server(
+            uvicorn.Config(
+                app,
+                host=settings.host,
+                port=settings.port,
+                log_level=settings.log_level.lower(),
+                lifespan="off",
+            )
+        )
+
+        async def serve() -> None:
+            try:
+                await server.serve()
+            finally:
+                # The server ending for any reason ends the service.
+                stop.set()
+
+        log.info(
+            "st-ingest for tenant %s on http://%s:%s, polling every %.0f s",
+            settings.st_tenant,
+            settings.host,
+            settings.port,
+            settings.st_poll_seconds,
+        )
+        serving = asyncio.create_task(serve())
+        polling = asyncio.create_task(scheduler.run(stop))
+        await stop.wait()
+        server.should_exit = True
+        try:
+            # Let a poll in progress finish its page; cutting it short is safe too (the
+            # watermark moves only after a page's events are stored), just slower next time.
+            await asyncio.wait_for(asyncio.shield(polling), STOP_GRACE_SECONDS)
+        except TimeoutError:
+            polling.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await polling
+        await serving
+    finally:
+        await http.aclose()
+        await nc.drain()
+        log.info("st-ingest stopped")
+
+
+def main() -> None:
+    settings = IngestSettings()
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+        stream=sys.stderr,
+    )
+
+    async def _main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await run(settings, stop)
+
+    asyncio.run(_main())
+
+
+if __name__ == "__main__":
+    main()

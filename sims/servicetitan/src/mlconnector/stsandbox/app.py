@@ -1,0 +1,224 @@
+"""The sandbox HTTP API: ServiceTitan's auth server and the export/list endpoints we use.
+
+Paths, parameters and response shapes follow tenant-crm-v2.json and tenant-accounting-v2.json
+(servers `https://api.servicetitan.io/<module>/v2`), so a client only swaps base URLs.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from typing import Annotated, Any
+from urllib.parse import parse_qs
+
+from fastapi import FastAPI, Header, Query, Request
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from pydantic import BaseModel
+
+from mlconnector.stsandbox.settings import SandboxSettings
+from mlconnector.stsandbox.store import BadContinuationToken, Entity, Fault, SandboxStore
+
+SCOPES = "tn.crm.customers:r tn.acc.invoices:r tn.acc.invoices:w"
+
+
+def problem(status: int, title: str, errors: dict[str, list[str]] | None = None) -> JSONResponse:
+    """ServiceTitan's ApiErrorResponse (RFC 7807 shaped)."""
+    return JSONResponse(
+        status_code=status,
+        content={
+            "type": f"https://httpstatuses.io/{status}",
+            "title": title,
+            "status": status,
+            "traceId": uuid.uuid4().hex,
+            "errors": errors or {},
+            "data": {},
+        },
+    )
+
+
+class FaultRequest(BaseModel):
+    status: int = 429
+    times: int = 1
+    retryAfter: str | None = None
+    body: Any = None
+    pathContains: str = ""
+
+
+def create_app(
+    settings: SandboxSettings | None = None, store: SandboxStore | None = None
+) -> FastAPI:
+    settings = settings or SandboxSettings()
+    store = store or SandboxStore(
+        seed=settings.seed,
+        page_size=settings.page_size,
+        token_ttl_seconds=settings.token_ttl_seconds,
+    )
+    app = FastAPI(title="ServiceTitan sandbox", docs_url=None, redoc_url=None)
+    app.state.settings = settings
+    app.state.store = store
+
+    def guard(
+        request: Request, tenant: str, authorization: str | None, app_key: str | None
+    ) -> Response | None:
+        """Auth, app key, injected faults, then tenant: the order ServiceTitan's gateway uses."""
+        store.count_request(request.url.path)
+        scheme, _, token = (authorization or "").partition(" ")
+        if scheme.lower() != "bearer" or not token or not store.token_valid(token.strip()):
+            response = problem(401, "Unauthorized: missing, invalid or expired bearer token")
+            response.headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
+            return response
+        if not app_key:
+            return problem(401, "Unauthorized: the ST-App-Key header is required")
+        if not secrets.compare_digest(app_key, settings.app_key):
+            return problem(403, "Forbidden: ST-App-Key is not valid for this application")
+        fault = store.take_fault(request.url.path)
+        if fault is not None:
+            return _fault_response(fault)
+        if tenant != settings.tenant:
+            return problem(404, f"Tenant {tenant} not found")
+        return None
+
+    def export(
+        entity: Entity,
+        request: Request,
+        tenant: str,
+        from_: str | None,
+        authorization: str | None,
+        app_key: str | None,
+    ) -> Response:
+        denied = guard(request, tenant, authorization, app_key)
+        if denied is not None:
+            return denied
+        try:
+            return JSONResponse(store.export(entity, from_))
+        except BadContinuationToken as exc:
+            return problem(400, "Invalid export continuation token", {"from": [str(exc)]})
+
+    @app.post("/connect/token")
+    async def token(request: Request) -> JSONResponse:
+        # A urlencoded form parsed by hand: FastAPI's Form() needs python-multipart, which
+        # is not a dependency, and this endpoint only ever receives three plain fields.
+        form = parse_qs((await request.body()).decode("utf-8", errors="replace"))
+        grant_type = form.get("grant_type", [""])[0]
+        client_id = form.get("client_id", [""])[0]
+        client_secret = form.get("client_secret", [""])[0]
+        if grant_type != "client_credentials":
+            return JSONResponse({"error": "unsupported_grant_type"}, status_code=400)
+        good_id = secrets.compare_digest(client_id, settings.client_id)
+        good_secret = secrets.compare_digest(client_secret, settings.client_secret)
+        if not (good_id and good_secret):
+            return JSONResponse({"error": "invalid_client"}, status_code=400)
+        return JSONResponse(
+            {
+                "access_token": store.issue_token(),
+                "expires_in": settings.token_ttl_seconds,
+                "token_type": "Bearer",
+                "scope": SCOPES,
+            },
+            headers={"Cache-Control": "no-store"},
+        )
+
+    @app.get("/crm/v2/tenant/{tenant}/export/customers")
+    def export_customers(
+        request: Request,
+        tenant: str,
+        from_: Annotated[str | None, Query(alias="from")] = None,
+        include_recent_changes: Annotated[bool, Query(alias="includeRecentChanges")] = False,
+        authorization: Annotated[str | None, Header()] = None,
+        st_app_key: Annotated[str | None, Header(alias="ST-App-Key")] = None,
+    ) -> Response:
+        # includeRecentChanges only makes ServiceTitan surface changes sooner; the sandbox's
+        # feed is always current, so the flag is accepted and changes nothing.
+        return export("customers", request, tenant, from_, authorization, st_app_key)
+
+    @app.get("/accounting/v2/tenant/{tenant}/export/invoices")
+    def export_invoices(
+        request: Request,
+        tenant: str,
+        from_: Annotated[str | None, Query(alias="from")] = None,
+        include_recent_changes: Annotated[bool, Query(alias="includeRecentChanges")] = False,
+        authorization: Annotated[str | None, Header()] = None,
+        st_app_key: Annotated[str | None, Header(alias="ST-App-Key")] = None,
+    ) -> Response:
+        return export("invoices", request, tenant, from_, authorization, st_app_key)
+
+    @app.get("/accounting/v2/tenant/{tenant}/invoices")
+    def list_invoices(
+        request: Request,
+        tenant: str,
+        page: Annotated[int, Query(ge=1)] = 1,
+        page_size: Annotated[int, Query(alias="pageSize", ge=1, le=5000)] = 50,
+        include_total: Annotated[bool, Query(alias="includeTotal")] = False,
+        ids: str | None = None,
+        statuses: Annotated[list[str] | None, Query()] = None,
+        authorization: Annotated[str | None, Header()] = None,
+        st_app_key: Annotated[str | None, Header(alias="ST-App-Key")] = None,
+    ) -> Response:
+        denied = guard(request, tenant, authorization, st_app_key)
+        if denied is not None:
+            return denied
+        records = sorted(store.all("invoices"), key=lambda r: int(r["id"]))
+        if ids:
+            try:
+                wanted = {int(part) for part in ids.split(",") if part.strip()}
+            except ValueError:
+                return problem(400, "Invalid ids", {"ids": ["comma-delimited integers"]})
+            records = [r for r in records if int(r["id"]) in wanted]
+        if statuses:
+            records = [r for r in records if r.get("syncStatus") in statuses]
+        start = (page - 1) * page_size
+        chunk = records[start : start + page_size]
+        return JSONResponse(
+            {
+                "page": page,
+                "pageSize": page_size,
+                "hasMore": len(records) > start + len(chunk),
+                "totalCount": len(records) if include_total else None,
+                "data": chunk,
+            }
+        )
+
+    # --- sandbox controls (not part of ServiceTitan's API) --------------------------------
+
+    @app.post("/_sandbox/customers")
+    def put_customer(record: dict[str, Any]) -> dict[str, Any]:
+        return store.put("customers", record)
+
+    @app.post("/_sandbox/invoices")
+    def put_invoice(record: dict[str, Any]) -> dict[str, Any]:
+        return store.put("invoices", record)
+
+    @app.post("/_sandbox/faults", status_code=204)
+    def add_fault(fault: FaultRequest) -> None:
+        store.inject_fault(
+            fault.status, fault.times, fault.retryAfter, fault.body, fault.pathContains
+        )
+
+    @app.get("/_sandbox/stats")
+    def stats() -> dict[str, Any]:
+        return {"tokenRequests": store.token_requests, "apiRequests": dict(store.api_requests)}
+
+    @app.get("/healthz")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok", "tenant": settings.tenant}
+
+    return app
+
+
+def _fault_response(fault: Fault) -> Response:
+    headers = {"Retry-After": fault.retry_after} if fault.retry_after else {}
+    if isinstance(fault.body, str):
+        return PlainTextResponse(fault.body, status_code=fault.status, headers=headers)
+    if fault.body is not None:
+        return JSONResponse(fault.body, status_code=fault.status, headers=headers)
+    response = problem(fault.status, _fault_title(fault.status))
+    response.headers.update(headers)
+    return response
+
+
+def _fault_title(status: int) -> str:
+    if status == 429:
+        return "Too Many Requests"
+    if status == 409:
+        return "Tenant is suspended for maintenance"
+    return "Injected sandbox fault"

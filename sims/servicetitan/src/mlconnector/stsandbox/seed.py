@@ -1,0 +1,553 @@
+"""The `demo` seed: one day of a plumbing/HVAC contractor, as ServiceTitan would export it.
+
+Every figure other tests rely on lives here. The first customer and the first invoice are the
+canonical end-to-end pair; keep them stable. Amounts are computed, not typed in, so every
+invoice is consistent to the cent: line total = quantity x price, sales tax = 8.25% of the
+taxable lines rounded half-up, total = lines + tax.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any, Literal
+
+TAX_RATE_PERCENT = Decimal("8.25")
+CENT = Decimal("0.01")
+
+ItemType = Literal["Service", "Material", "Equipment", "PriceModifier", "Unspecified"]
+
+
+def cents(value: Decimal) -> Decimal:
+    return value.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def money(value: Decimal) -> str:
+    """ServiceTitan sends money as a plain decimal string with two places."""
+    return f"{cents(value):.2f}"
+
+
+def sales_tax(taxable_subtotal: Decimal) -> Decimal:
+    return cents(taxable_subtotal * TAX_RATE_PERCENT / Decimal(100))
+
+
+def st_time(value: dt.datetime) -> str:
+    """ServiceTitan's UTC timestamp form: ISO 8601 with a trailing Z."""
+    value = value.astimezone(dt.UTC)
+    if value.microsecond:
+        return value.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True)
+class GLAccountSpec:
+    id: int
+    name: str
+    number: str
+    type: str
+    detail_type: str
+
+    def json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "number": self.number,
+            "type": self.type,
+            "detailType": self.detail_type,
+        }
+
+
+SERVICE_INCOME = GLAccountSpec(4010, "Service Income", "4010", "Income", "ServiceFeeIncome")
+MATERIALS_INCOME = GLAccountSpec(4020, "Materials Income", "4020", "Income", "SalesOfProductIncome")
+COST_OF_LABOR = GLAccountSpec(5010, "Cost of Labor", "5010", "Cost of Goods Sold", "CostOfLaborCos")
+COST_OF_MATERIALS = GLAccountSpec(
+    5020, "Cost of Materials", "5020", "Cost of Goods Sold", "SuppliesMaterialsCogs"
+)
+INVENTORY_ASSET = GLAccountSpec(1300, "Inventory Asset", "1300", "Other Current Asset", "Inventory")
+
+BU_PLUMBING = (201, "Plumbing - Service")
+BU_HVAC = (202, "HVAC - Service")
+TAX_CODE = {"id": 301, "name": "Travis County 8.25%", "taxRate": float(TAX_RATE_PERCENT)}
+
+
+@dataclass(frozen=True)
+class AddressSpec:
+    street: str
+    city: str
+    state: str
+    zip: str
+    unit: str | None = None
+    country: str = "USA"
+
+    def json(self) -> dict[str, Any]:
+        return {
+            "street": self.street,
+            "unit": self.unit,
+            "city": self.city,
+            "state": self.state,
+            "zip": self.zip,
+            "country": self.country,
+        }
+
+
+@dataclass(frozen=True)
+class CustomerSpec:
+    id: int
+    name: str
+    type: Literal["Residential", "Commercial"]
+    address: AddressSpec
+    location_id: int
+    created_on: dt.datetime
+    modified_on: dt.datetime
+    active: bool = True
+
+
+@dataclass(frozen=True)
+class LineSpec:
+    id: int
+    sku_id: int
+    sku_name: str
+    description: str
+    type: ItemType
+    quantity: Decimal
+    price: Decimal
+    unit_cost: Decimal
+    taxable: bool
+
+    @property
+    def total(self) -> Decimal:
+        return cents(self.quantity * self.price)
+
+    @property
+    def total_cost(self) -> Decimal:
+        return cents(self.quantity * self.unit_cost)
+
+    @property
+    def is_material(self) -> bool:
+        return self.type in ("Material", "Equipment")
+
+
+@dataclass(frozen=True)
+class InvoiceSpec:
+    id: int
+    number: str
+    customer: CustomerSpec
+    job_id: int
+    job_number: str
+    business_unit: tuple[int, str]
+    summary: str
+    lines: tuple[LineSpec, ...]
+    invoice_date: dt.date
+    created_on: dt.datetime
+    modified_on: dt.datetime
+    sync_status: str = "Posted"
+    batch: tuple[int, str, str] | None = (7001, "7001", "Batch 2025-03-14")
+    term_days: int = 30
+
+    @property
+    def subtotal(self) -> Decimal:
+        return sum((line.total for line in self.lines), Decimal("0.00"))
+
+    @property
+    def taxable_subtotal(self) -> Decimal:
+        return sum((line.total for line in self.lines if line.taxable), Decimal("0.00"))
+
+    @property
+    def sales_tax(self) -> Decimal:
+        return sales_tax(self.taxable_subtotal)
+
+    @property
+    def total(self) -> Decimal:
+        return self.subtotal + self.sales_tax
+
+    @property
+    def due_date(self) -> dt.date:
+        return self.invoice_date + dt.timedelta(days=self.term_days)
+
+
+# --- the day -------------------------------------------------------------------------------
+
+DAY = dt.date(2025, 3, 14)
+
+
+def _at(hour: int, minute: int, second: int = 0) -> dt.datetime:
+    return dt.datetime(DAY.year, DAY.month, DAY.day, hour, minute, second, tzinfo=dt.UTC)
+
+
+def _labor(line_id: int, description: str, hours: str, rate: str) -> LineSpec:
+    return LineSpec(
+        id=line_id,
+        sku_id=90001,
+        sku_name="Labor",
+        description=description,
+        type="Service",
+        quantity=Decimal(hours),
+        price=Decimal(rate),
+        unit_cost=Decimal("38.00"),
+        taxable=False,
+    )
+
+
+def _material(
+    line_id: int, sku_id: int, sku: str, description: str, qty: str, price: str, cost: str
+) -> LineSpec:
+    return LineSpec(
+        id=line_id,
+        sku_id=sku_id,
+        sku_name=sku,
+        description=description,
+        type="Material",
+        quantity=Decimal(qty),
+        price=Decimal(price),
+        unit_cost=Decimal(cost),
+        taxable=True,
+    )
+
+
+CUSTOMERS: tuple[CustomerSpec, ...] = (
+    CustomerSpec(
+        1001,
+        "Hernandez, Maria",
+        "Residential",
+        AddressSpec("1418 Maple Ridge Dr", "Austin", "TX", "78745"),
+        2001,
+        dt.datetime(2023, 6, 2, 15, 12, tzinfo=dt.UTC),
+        _at(13, 5),
+    ),
+    CustomerSpec(
+        1002,
+        "Okafor, James",
+        "Residential",
+        AddressSpec("702 Cedar Bend Ln", "Austin", "TX", "78758"),
+        2002,
+        dt.datetime(2024, 1, 19, 17, 40, tzinfo=dt.UTC),
+        _at(14, 10),
+    ),
+    CustomerSpec(
+        1003,
+        "Brightside Property Management",
+        "Commercial",
+        AddressSpec("5500 N Lamar Blvd", "Austin", "TX", "78751", unit="Suite 210"),
+        2003,
+        dt.datetime(2022, 9, 8, 14, 3, tzinfo=dt.UTC),
+        _at(15, 20),
+    ),
+    CustomerSpec(
+        1004,
+        "Chen, Wei",
+        "Residential",
+        AddressSpec("3309 Pecan Springs Rd", "Austin", "TX", "78723"),
+        2004,
+        _at(16, 2),
+        _at(16, 2),
+    ),
+)
+
+_C = {c.id: c for c in CUSTOMERS}
+
+INVOICES: tuple[InvoiceSpec, ...] = (
+    InvoiceSpec(
+        5001,
+        "5001",
+        _C[1001],
+        8001,
+        "8001",
+        BU_PLUMBING,
+        'Replaced leaking 3/4" PVC supply line under kitchen sink; pressure-tested.',
+        (
+            _labor(60011, "Plumbing labor - leak repair", "2", "125.00"),
+            _material(60012, 30075, "PVC-075", '3/4" PVC pipe, 10 ft', "4", "36.50", "14.20"),
+        ),
+        DAY,
+        _at(13, 30),
+        _at(22, 0, 1),
+    ),
+    InvoiceSpec(
+        5002,
+        "5002",
+        _C[1002],
+        8002,
+        "8002",
+        BU_HVAC,
+        "Spring AC tune-up; replaced filters and topped up refrigerant.",
+        (
+            _labor(60021, "HVAC labor - tune-up", "1.5", "110.00"),
+            _material(
+                60022, 31625, "FLTR-16251", "Air filter 16x25x1 MERV 11", "2", "18.75", "7.10"
+            ),
+            _material(
+                60023, 34100, "R410A-LB", "R-410A refrigerant, per lb", "3", "42.00", "16.50"
+            ),
+        ),
+        DAY,
+        _at(15, 45),
+        _at(22, 0, 2),
+    ),
+    InvoiceSpec(
+        5003,
+        "5003",
+        _C[1003],
+        8003,
+        "8003",
+        BU_PLUMBING,
+        'Unit 4B: replaced corroded main shut-off and 1-1/2" drain section.',
+        (
+            _labor(60031, "Plumbing labor - commercial", "4", "125.00"),
+            _material(60032, 30150, "PVC-150", '1-1/2" PVC DWV pipe, 10 ft', "6", "12.35", "5.05"),
+            _material(
+                60033, 32100, "VLV-BALL-100", '1" full-port brass ball valve', "2", "27.80", "11.40"
+            ),
+        ),
+        DAY,
+        _at(18, 10),
+        _at(22, 0, 3),
+    ),
+    InvoiceSpec(
+        5004,
+        "5004",
+        _C[1004],
+        8004,
+        "8004",
+        BU_PLUMBING,
+        "Cleared main drain line; enzyme treatment left with customer.",
+        (
+            _labor(60041, "Drain cleaning labor", "1", "189.00"),
+            _material(
+                60042, 33032, "DRN-ENZ-32", "Enzyme drain cleaner, 32 oz", "1", "24.99", "9.80"
+            ),
+        ),
+        DAY,
+        _at(19, 25),
+        _at(22, 0, 4),
+    ),
+    # Not yet posted in a ServiceTitan batch: accounting integrations must leave it alone.
+    InvoiceSpec(
+        5005,
+        "5005",
+        _C[1002],
+        8005,
+        "8005",
+        BU_HVAC,
+        "Follow-up visit: thermostat wiring check.",
+        (_labor(60051, "HVAC labor - diagnostic", "1", "95.00"),),
+        DAY,
+        _at(21, 15),
+        _at(22, 30),
+        sync_status="Pending",
+        batch=None,
+    ),
+)
+
+
+# --- JSON as the export endpoints answer it ----------------------------------------------
+
+
+def customer_json(spec: CustomerSpec) -> dict[str, Any]:
+    return {
+        "id": spec.id,
+        "active": spec.active,
+        "name": spec.name,
+        "type": spec.type,
+        "address": {**spec.address.json(), "latitude": None, "longitude": None},
+        "customFields": [],
+        "balance": 0.0,
+        "taxExempt": False,
+        "tagTypeIds": [],
+        "doNotMail": False,
+        "doNotService": False,
+        "nationalAccount": spec.type == "Commercial",
+        "createdOn": st_time(spec.created_on),
+        "createdById": 11,
+        "modifiedOn": st_time(spec.modified_on),
+        "mergedToId": None,
+        "paymentTermId": None,
+        "creditLimit": None,
+        "creditLimitBalance": None,
+        "externalData": [],
+    }
+
+
+def _item_json(line: LineSpec, order: int, inv: InvoiceSpec) -> dict[str, Any]:
+    material = line.is_material
+    return {
+        "id": line.id,
+        "description": line.description,
+        "quantity": f"{line.quantity:.2f}",
+        "cost": money(line.unit_cost),
+        "totalCost": money(line.total_cost),
+        "budgetCodeId": None,
+        "inventoryLocationId": 401 if material else None,
+        "inventoryLocation": "Truck 12" if material else None,
+        "price": money(line.price),
+        "type": line.type,
+        "skuName": line.sku_name,
+        "skuId": line.sku_id,
+        "total": money(line.total),
+        "inventory": material,
+        "taxable": line.taxable,
+        "isChargeable": True,
+        "generalLedgerAccount": (MATERIALS_INCOME if material else SERVICE_INCOME).json(),
+        "costOfSaleAccount": (COST_OF_MATERIALS if material else COST_OF_LABOR).json(),
+        "assetAccount": INVENTORY_ASSET.json() if material else None,
+        "membershipTypeId": 0,
+        "itemGroup": None,
+        "displayName": line.description,
+        "soldHours": None if material else float(line.quantity),
+        "createdOn": st_time(inv.created_on),
+        "modifiedOn": st_time(inv.modified_on),
+        "serviceDate": st_time(dt.datetime.combine(inv.invoice_date, dt.time(), dt.UTC)),
+        "order": order,
+        "businessUnit": {"id": inv.business_unit[0], "name": inv.business_unit[1]},
+        "createdById": 11,
+        "displayInAmount": None,
+        "importId": None,
+        "exportId": None,
+        "inventoryStatus": "Reconciled" if material else None,
+        "addOn": False,
+        "memberPrice": None,
+        "technicianId": 51,
+        "installedEquipmentId": None,
+        "estimateItemId": None,
+    }
+
+
+def invoice_json(inv: InvoiceSpec) -> dict[str, Any]:
+    midnight = dt.time()
+    address = inv.customer.address.json()
+    return {
+        "id": inv.id,
+        "syncStatus": inv.sync_status,
+        "budgetCodeId": None,
+        "referenceNumber": inv.number,
+        "invoiceDate": st_time(dt.datetime.combine(inv.invoice_date, midnight, dt.UTC)),
+        "dueDate": st_time(dt.datetime.combine(inv.due_date, midnight, dt.UTC)),
+        "subTotal": money(inv.subtotal),
+        "salesTax": money(inv.sales_tax),
+        "salesTaxCode": dict(TAX_CODE),
+        "taxZoneId": 31,
+        "total": money(inv.total),
+        "balance": money(inv.total),
+        "invoiceType": None,
+        "customer": {"id": inv.customer.id, "name": inv.customer.name},
+        "customerAddress": address,
+        "location": {"id": inv.customer.location_id, "name": inv.customer.name},
+        "locationAddress": dict(address),
+        "businessUnit": {"id": inv.business_unit[0], "name": inv.business_unit[1]},
+        "termName": f"Net {inv.term_days}",
+        "createdBy": "dispatch@sandbox",
+        "batch": (
+            None
+            if inv.batch is None
+            else {"id": inv.batch[0], "number": inv.batch[1], "name": inv.batch[2]}
+        ),
+        "depositedOn": None,
+        "createdOn": st_time(inv.created_on),
+        "modifiedOn": st_time(inv.modified_on),
+        "adjustmentToId": None,
+        "job": {"id": inv.job_id, "number": inv.job_number, "type": "Service"},
+        "projectId": None,
+        "royalty": None,
+        "employeeInfo": None,
+        "commissionEligibilityDate": None,
+        "sentStatus": "Sent",
+        "reviewStatus": "Reviewed",
+        "assignedTo": None,
+        "summary": inv.summary,
+        "items": [_item_json(line, n, inv) for n, line in enumerate(inv.lines, start=1)],
+        "customFields": [],
+        "active": True,
+        "discountTotal": "0.00",
+        "importId": None,
+        "exportId": None,
+        "materialSkuId": None,
+        "membershipId": None,
+        "paidOn": None,
+        "invoiceConfiguration": "JobInvoice",
+    }
+
+
+# --- what other tests import ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DemoLine:
+    st_id: int
+    sku_name: str
+    quantity: Decimal
+    price: Decimal
+    total: Decimal
+    taxable: bool
+    gl_account: str
+
+
+@dataclass(frozen=True)
+class DemoFigures:
+    customer_id: int
+    customer_name: str
+    invoice_id: int
+    invoice_number: str
+    invoice_date: dt.date
+    due_date: dt.date
+    lines: tuple[DemoLine, ...]
+    subtotal: Decimal
+    taxable_subtotal: Decimal
+    sales_tax: Decimal
+    total: Decimal
+    modified_on: str
+    customer_ids: tuple[int, ...]
+    posted_invoice_ids: tuple[int, ...]
+    pending_invoice_ids: tuple[int, ...]
+
+
+DEMO = INVOICES[0]
+DEMO_CUSTOMER_ID = DEMO.customer.id  # 1001
+DEMO_CUSTOMER_NAME = DEMO.customer.name  # "Hernandez, Maria"
+DEMO_INVOICE_ID = DEMO.id  # 5001
+DEMO_INVOICE_NUMBER = DEMO.number  # "5001"
+DEMO_INVOICE_SUBTOTAL = DEMO.subtotal  # 396.00
+DEMO_INVOICE_TAX = DEMO.sales_tax  # 12.05 (8.25% of 146.00 = 12.045, half-up)
+DEMO_INVOICE_TOTAL = DEMO.total  # 408.05
+
+
+def demo_figures() -> DemoFigures:
+    """The canonical demo pair (customer 1001, invoice 5001) and the day's ids."""
+    return DemoFigures(
+        customer_id=DEMO.customer.id,
+        customer_name=DEMO.customer.name,
+        invoice_id=DEMO.id,
+        invoice_number=DEMO.number,
+        invoice_date=DEMO.invoice_date,
+        due_date=DEMO.due_date,
+        lines=tuple(
+            DemoLine(
+                st_id=line.id,
+                sku_name=line.sku_name,
+                quantity=line.quantity,
+                price=line.price,
+                total=line.total,
+                taxable=line.taxable,
+                gl_account=(MATERIALS_INCOME if line.is_material else SERVICE_INCOME).name,
+            )
+            for line in DEMO.lines
+        ),
+        subtotal=DEMO.subtotal,
+        taxable_subtotal=DEMO.taxable_subtotal,
+        sales_tax=DEMO.sales_tax,
+        total=DEMO.total,
+        modified_on=st_time(DEMO.modified_on),
+        customer_ids=tuple(c.id for c in CUSTOMERS),
+        posted_invoice_ids=tuple(i.id for i in INVOICES if i.sync_status == "Posted"),
+        pending_invoice_ids=tuple(i.id for i in INVOICES if i.sync_status != "Posted"),
+    )
+
+
+def seed_records(name: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(customers, invoices) of a named seed, each list in modifiedOn order."""
+    if name == "demo":
+        customers = sorted(CUSTOMERS, key=lambda c: c.modified_on)
+        invoices = sorted(INVOICES, key=lambda i: i.modified_on)
+        return [customer_json(c) for c in customers], [invoice_json(i) for i in invoices]
+    if name == "empty":
+        return [], []
+    raise ValueError(f"unknown sandbox seed {name!r}: use 'demo' or 'empty'")
