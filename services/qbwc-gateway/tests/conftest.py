@@ -270,8 +270,10 @@ def customer_command(connection: str, st_id: int, name: str) -> Command:
     )
 
 
-def invoice_command(connection: str, st_id: int, ref_number: str, customer_st_id: int) -> Command:
-    event_id = f"tenant-{connection}:invoice:{st_id}:v1"
+def invoice_command(
+    connection: str, st_id: int, ref_number: str, customer_st_id: int, version: str = "v1"
+) -> Command:
+    event_id = f"tenant-{connection}:invoice:{st_id}:{version}"
     command_id = Command.make_id(connection, event_id, "InvoiceAddRq")
     h = command_id.removeprefix("cmd-").upper()
     guid = "{" + f"{h[0:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}" + "}"

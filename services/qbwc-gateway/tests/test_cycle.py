@@ -395,3 +395,32 @@ async def test_retryable_error_goes_next_cycle_without_lookup(
         ("posted", 2),
     ]
     assert await _consumer_counts(gateway, "acme") == (0, 0)
+
+
+async def test_a_newer_version_of_a_posted_invoice_is_reported_not_added_twice(
+    gateway: Gateway, qb: FakeQuickBooks
+) -> None:
+    await gateway.add_connection("acme", "acme-qbwc", "s3cret-pass")
+    await gateway.publish(customer_command("acme", 1001, MARIA))
+    first = invoice_command("acme", 5001, "INV-5001", 1001)
+    await gateway.publish(first)
+    await gateway.run_session("acme-qbwc", "s3cret-pass", qb)
+    assert len(qb.requests("InvoiceAddRq")) == 1
+
+    # ServiceTitan edits the invoice after it posted: a new version, so a new command id.
+    edited = invoice_command("acme", 5001, "INV-5001", 1001, version="v2")
+    assert edited.command_id != first.command_id
+    await gateway.publish(edited)
+    log = await gateway.run_session("acme-qbwc", "s3cret-pass", qb)
+
+    assert log.sent == []
+    assert len(qb.requests("InvoiceAddRq")) == 1
+    outcomes = {o.command_id: o for o in await gateway.outcomes("acme")}
+    reported = outcomes[edited.command_id]
+    assert reported.status == "failed"
+    assert reported.qb_id == "2-1741111111"
+    assert reported.status_message == (
+        "ServiceTitan invoice 5001 changed after it was posted to QuickBooks "
+        "(id 2-1741111111); the new version was not added again"
+    )
+    assert await _consumer_counts(gateway, "acme") == (0, 0)

@@ -11,6 +11,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 
+def _die_with_parent() -> None:
+    """Runs in the child before exec: on Linux, SIGTERM it when `mlconnector up` dies.
+
+    Children get their own session (so a terminal Ctrl-C reaches only the supervisor, which
+    stops them in order); this covers the supervisor being killed outright.
+    """
+    if sys.platform != "linux":
+        return
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
 def console_script(name: str) -> str:
     """A console entry installed beside this interpreter (the workspace venv)."""
     candidate = Path(sys.executable).parent / name
@@ -39,6 +53,7 @@ class Child:
             # Own process group: a terminal Ctrl-C reaches only us, and we stop the children
             # in order (the Web Connector first, the broker last).
             start_new_session=True,
+            preexec_fn=_die_with_parent,
         )
         log.close()
 

@@ -317,6 +317,10 @@ class QbwcService:
                 hint="The mapper published it to the wrong subject; report it.",
             )
             return []
+        if command.request_type.endswith("AddRq") and await self._already_posted(
+            state, item, command
+        ):
+            return []
         if not item.lookup_done and await self._has_marker(state.connection, command.command_id):
             if command.lookup_qbxml:
                 self._add(state, plan, item, "lookup", element_from_string(command.lookup_qbxml))
@@ -348,6 +352,44 @@ class QbwcService:
             return missing
         self._add(state, plan, item, "request", element)
         return []
+
+    async def _already_posted(self, state: SessionState, item: Item, command: Command) -> bool:
+        """An Add for a record the id map already knows is never sent (DESIGN rule 1).
+
+        Either this very command posted and its ack was lost (settle it as posted again), or
+        ServiceTitan sent a newer version of a record that is already in the books: adding it
+        would post it twice, so it is reported for the accountant instead.
+        """
+        posted = await self._id_map.get(state.connection, command.entity, command.st_id)
+        if posted is None:
+            return False
+        if posted.command_id == command.command_id:
+            await self._finish(
+                state,
+                item,
+                command,
+                "posted",
+                qb_id=posted.qb_id,
+                edit_sequence=posted.edit_sequence,
+                message="already posted to QuickBooks by an earlier attempt; not sent again",
+            )
+            return True
+        await self._finish(
+            state,
+            item,
+            command,
+            "failed",
+            qb_id=posted.qb_id,
+            message=(
+                f"ServiceTitan {command.entity} {command.st_id} changed after it was posted to "
+                f"QuickBooks (id {posted.qb_id}); the new version was not added again"
+            ),
+            hint=(
+                "Compare the record in QuickBooks with ServiceTitan and correct QuickBooks by "
+                "hand if needed; nothing was posted twice."
+            ),
+        )
+        return True
 
     def _add(
         self,
