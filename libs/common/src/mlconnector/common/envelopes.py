@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -34,6 +35,28 @@ class StEvent(Envelope):
     @property
     def event_id(self) -> str:
         return f"{self.tenant}:{self.entity}:{self.st_id}:{self.version}"
+
+
+class StRejection(Envelope):
+    """A ServiceTitan record st-ingest could not read: kept, explained, never silently dropped.
+
+    Published on `st.rejected.<tenant>.<entity>` (stream ST_EVENTS, outside the mapper's
+    `st.events.>` filter) so that audit shows it to the operator with ServiceTitan's JSON.
+    """
+
+    tenant: str
+    entity: EntityName
+    st_id: int | None
+    error: str = Field(description="what is wrong, naming the record and the field")
+    raw: dict[str, Any] = Field(default_factory=dict)
+    received_at: dt.datetime = Field(default_factory=utcnow)
+
+    @property
+    def rejection_id(self) -> str:
+        digest = hashlib.sha256(
+            json.dumps(self.raw, sort_keys=True, default=str).encode()
+        ).hexdigest()[:16]
+        return f"{self.tenant}:{self.entity}:{self.st_id}:rejected:{digest}"
 
 
 class LateRef(Envelope):

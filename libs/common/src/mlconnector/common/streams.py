@@ -36,7 +36,7 @@ class StreamDef:
     subjects: tuple[str, ...]
 
 
-ST_EVENTS = StreamDef("ST_EVENTS", ("st.events.>",))
+ST_EVENTS = StreamDef("ST_EVENTS", ("st.events.>", "st.rejected.>"))
 QB_COMMANDS = StreamDef("QB_COMMANDS", ("qb.commands.>",))
 QB_OUTCOMES = StreamDef("QB_OUTCOMES", ("qb.outcomes.>",))
 QB_CHANGES = StreamDef("QB_CHANGES", ("qb.changes.>",))
@@ -61,6 +61,10 @@ ALL_BUCKETS: dict[str, float | None] = {
 
 def st_event_subject(tenant: str, entity: str) -> str:
     return f"st.events.{tenant}.{entity}"
+
+
+def st_rejected_subject(tenant: str, entity: str) -> str:
+    return f"st.rejected.{tenant}.{entity}"
 
 
 def command_subject(connection: str) -> str:
