@@ -1,21 +1,30 @@
-"""`mlconnector up` as a newcomer runs it: records flow within a minute, Ctrl-C leaves nothing."""
+"""`mlconnector up` as a newcomer runs it: records flow within a minute, Ctrl-C leaves nothing,
+and running it again on the same data posts nothing twice."""
 
 from __future__ import annotations
 
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
 import urllib.request
+from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from mlconnector.qbsim.company import Company
+
 from .conftest import free_port
 
-pytestmark = [pytest.mark.e2e]
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(sys.platform != "linux", reason="reads /proc to prove no process is left"),
+]
 
 MLCONNECTOR = str(Path(sys.executable).parent / "mlconnector")
 
@@ -36,63 +45,117 @@ def _processes_mentioning(marker: str) -> list[int]:
 
 
 def _port_free(port: int) -> bool:
-    import socket
-
     with socket.socket() as sock:
         return sock.connect_ex(("127.0.0.1", port)) != 0
 
 
-@pytest.mark.skipif(sys.platform != "linux", reason="reads /proc to prove no process is left")
-def test_up_posts_the_demo_day_and_ctrl_c_leaves_no_process_or_port(tmp_path: Path) -> None:
-    home = tmp_path / "home"
-    ports = {
-        "QBWC_PORT": free_port(),
-        "INGEST_PORT": free_port(),
-        "AUDIT_PORT": free_port(),
-        "STSANDBOX_PORT": free_port(),
-    }
-    env = {**os.environ, "MLCONNECTOR_HOME": str(home), **{k: str(v) for k, v in ports.items()}}
-    for name in ("NATS_URL", "ST_CLIENT_ID", "AUDIT_DATABASE_URL"):
-        env.pop(name, None)
-    up = subprocess.Popen(
-        [MLCONNECTOR, "up", "--every", "2"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    audit = f"http://127.0.0.1:{ports['AUDIT_PORT']}"
-    posted: list[dict[str, object]] = []
-    try:
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline and up.poll() is None:
-            try:
-                with urllib.request.urlopen(
-                    f"{audit}/api/records?entity=invoice&status=posted", timeout=2
-                ) as response:
-                    posted = json.loads(response.read())
-            except OSError:
-                posted = []
-            if len(posted) == 4:
+class Up:
+    def __init__(self, home: Path) -> None:
+        self.home = home
+        self.ports = {
+            "QBWC_PORT": free_port(),
+            "INGEST_PORT": free_port(),
+            "AUDIT_PORT": free_port(),
+            "STSANDBOX_PORT": free_port(),
+        }
+        self.env = {
+            **os.environ,
+            "MLCONNECTOR_HOME": str(home),
+            **{k: str(v) for k, v in self.ports.items()},
+        }
+        for name in ("NATS_URL", "ST_CLIENT_ID", "AUDIT_DATABASE_URL", "AUDIT_URL"):
+            self.env.pop(name, None)
+        self.audit = f"http://127.0.0.1:{self.ports['AUDIT_PORT']}"
+        self.process = subprocess.Popen(
+            [MLCONNECTOR, "up", "--every", "1"],
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+
+    def records(self, **filters: str) -> list[dict[str, Any]]:
+        query = "&".join(f"{k}={v}" for k, v in filters.items())
+        try:
+            with urllib.request.urlopen(f"{self.audit}/api/records?{query}", timeout=2) as resp:
+                return list(json.loads(resp.read()))
+        except OSError:
+            return []
+
+    def wait_for_posted_invoices(self, count: int, timeout: float = 90) -> list[dict[str, Any]]:
+        deadline = time.monotonic() + timeout
+        posted: list[dict[str, Any]] = []
+        while time.monotonic() < deadline and self.process.poll() is None:
+            posted = self.records(entity="invoice", status="posted")
+            if len(posted) >= count:
                 break
             time.sleep(1)
-        assert up.poll() is None, up.communicate()[0]
-        assert sorted(r["st_id"] for r in posted) == [5001, 5002, 5003, 5004]  # type: ignore[type-var]
+        assert self.process.poll() is None, self.process.communicate()[0]
+        return posted
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        # No NATS_URL: the commands find the running system through `up`'s state file.
+        return subprocess.run(
+            [MLCONNECTOR, *args], env=self.env, capture_output=True, text=True, timeout=60
+        )
+
+    def stop(self) -> str:
+        self.process.send_signal(signal.SIGINT)
+        output, _ = self.process.communicate(timeout=60)
+        assert self.process.returncode == 0, output
+        return output
+
+
+def _demo_company(home: Path) -> Company:
+    return Company(home / "quickbooks-demo.sqlite")
+
+
+def test_up_posts_the_demo_day_and_ctrl_c_leaves_no_process_or_port(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    up = Up(home)
+    try:
+        posted = up.wait_for_posted_invoices(4)
+        assert sorted(r["st_id"] for r in posted) == [5001, 5002, 5003, 5004]
         demo = next(r for r in posted if r["st_id"] == 5001)
-        assert demo["qb_id"]
         assert demo["summary"] == {
             "number": "5001",
             "customer": "Hernandez, Maria",
             "date": "2025-03-14",
             "total": "408.05",
         }
+        [invoice] = [i for i in _demo_company(home).invoices() if i.ref_number == "5001"]
+        assert demo["qb_id"] == invoice.txn_id
+        assert invoice.total == Decimal("408.05")
         assert _processes_mentioning(str(home)), "the services should be running now"
+
+        status = up.cli("status")
+        assert status.returncode == 0, status.stderr
+        assert f"audit          up       {up.audit}" in status.stdout
+        assert "qbwc-gateway   up" in status.stdout
+        assert "records: posted 8" in status.stdout  # 4 customers, 4 invoices
+
+        # Replaying the whole stream re-maps every event; nothing reaches QuickBooks twice.
+        replay = up.cli("replay")
+        assert replay.returncode == 0, replay.stderr
+        assert json.loads(replay.stdout)["republished"] == 8
+        time.sleep(5)  # several Web Connector cycles at --every 1
+        assert len(_demo_company(home).invoices()) == 4
+        assert len(_demo_company(home).customers()) == 4
     finally:
-        up.send_signal(signal.SIGINT)
-        output, _ = up.communicate(timeout=60)
-    assert up.returncode == 0, output
-    assert f"audit dashboard      {audit}/" in output
+        output = up.stop()
+    assert f"audit dashboard      {up.audit}/" in output
     assert "Stopped." in output
     assert _processes_mentioning(str(home)) == []
-    assert all(_port_free(port) for port in ports.values())
+    assert all(_port_free(port) for port in up.ports.values())
     assert not (home / "run.json").exists()
+
+    # Same data, new ports: the stream, id map, audit database and company file carry over.
+    again = Up(home)
+    try:
+        assert len(again.wait_for_posted_invoices(4)) == 4
+        time.sleep(4)
+        assert len(_demo_company(home).invoices()) == 4
+        assert len(again.records(entity="invoice", status="posted")) == 4
+    finally:
+        again.stop()
+    assert _processes_mentioning(str(home)) == []
