@@ -6,7 +6,8 @@ import json
 import sys
 import urllib.error
 import urllib.request
-from typing import Annotated
+from collections.abc import Awaitable, Callable
+from typing import Annotated, NoReturn, TypeVar
 
 import typer
 
@@ -15,6 +16,8 @@ from mlconnector.cli.qwc import QwcError, build_qwc
 from mlconnector.cli.runtime import NoNatsError, audit_url, read_state
 from mlconnector.common.connections import Connection, ConnectionStore
 
+T = TypeVar("T")
+
 app = typer.Typer(help="ml-connector: ServiceTitan to QuickBooks Desktop.", no_args_is_help=True)
 connection_app = typer.Typer(help="Pair ServiceTitan tenants with QuickBooks companies.")
 sim_app = typer.Typer(help="Simulators for development and demos.")
@@ -22,9 +25,26 @@ app.add_typer(connection_app, name="connection")
 app.add_typer(sim_app, name="sim")
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     typer.echo(f"Error: {message}", err=True)
     raise typer.Exit(1)
+
+
+def _with_store(action: Callable[[ConnectionStore], Awaitable[T]]) -> T:
+    try:
+        return conn_cmds.with_store(action)
+    except NoNatsError as exc:
+        _fail(str(exc))
+
+
+def _connection(name: str) -> Connection:
+    async def get(store: ConnectionStore) -> Connection | None:
+        return await store.get(name)
+
+    found = _with_store(get)
+    if found is None:
+        _fail(f"no connection named {name!r}")
+    return found
 
 
 @app.command()
@@ -53,7 +73,6 @@ def connection_add(
         connection = Connection.create(name, tenant, qbwc_user, password)
     except ValueError as exc:
         _fail(str(exc))
-        return
     connection = connection.model_copy(update={"company_file": company_file})
 
     async def add(store: ConnectionStore) -> str | None:
@@ -65,11 +84,7 @@ def connection_add(
         await store.put(connection)
         return None
 
-    try:
-        error = conn_cmds.with_store(add)
-    except NoNatsError as exc:
-        _fail(str(exc))
-        return
+    error = _with_store(add)
     if error:
         _fail(error)
     typer.echo(
@@ -85,11 +100,7 @@ def connection_list() -> None:
     async def list_all(store: ConnectionStore) -> list[Connection]:
         return await store.all()
 
-    try:
-        found = conn_cmds.with_store(list_all)
-    except NoNatsError as exc:
-        _fail(str(exc))
-        return
+    found = _with_store(list_all)
     if not found:
         typer.echo(
             "No connections yet: `mlconnector connection add NAME --tenant ... --qbwc-user ...`"
@@ -101,19 +112,7 @@ def connection_list() -> None:
 @connection_app.command("show")
 def connection_show(name: str) -> None:
     """Show one connection and its mapping settings."""
-
-    async def get(store: ConnectionStore) -> Connection | None:
-        return await store.get(name)
-
-    try:
-        found = conn_cmds.with_store(get)
-    except NoNatsError as exc:
-        _fail(str(exc))
-        return
-    if found is None:
-        _fail(f"no connection named {name!r}")
-        return
-    typer.echo(conn_cmds.describe(found))
+    typer.echo(conn_cmds.describe(_connection(name)))
 
 
 @connection_app.command("remove")
@@ -123,12 +122,7 @@ def connection_remove(name: str) -> None:
     async def delete(store: ConnectionStore) -> bool:
         return await store.delete(name)
 
-    try:
-        removed = conn_cmds.with_store(delete)
-    except NoNatsError as exc:
-        _fail(str(exc))
-        return
-    if not removed:
+    if not _with_store(delete):
         _fail(f"no connection named {name!r}")
     typer.echo(f"Removed connection {name!r}.")
 
@@ -143,18 +137,7 @@ def qwc(
     from mlconnector.gateway.settings import GatewaySettings
 
     app_url = url or GatewaySettings().qbwc_public_url
-
-    async def get(store: ConnectionStore) -> Connection | None:
-        return await store.get(name)
-
-    try:
-        found = conn_cmds.with_store(get)
-    except NoNatsError as exc:
-        _fail(str(exc))
-        return
-    if found is None:
-        _fail(f"no connection named {name!r}")
-        return
+    found = _connection(name)
     try:
         typer.echo(build_qwc(found, app_url, every_minutes), nl=False)
     except QwcError as exc:
