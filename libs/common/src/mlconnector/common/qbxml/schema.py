@@ -1,4 +1,8 @@
-"""Validation against Intuit's qbXML 13.0 schema (shared/anchors/qbxml), when it is present."""
+"""Validation against Intuit's qbXML 13.0 schema.
+
+The schema ships with this package (a byte-identical copy of shared/anchors/qbxml, checked by a
+test), so validation works wherever the services run. `MLCONNECTOR_ANCHORS` points elsewhere.
+"""
 
 from __future__ import annotations
 
@@ -8,29 +12,24 @@ from pathlib import Path
 
 from lxml import etree
 
+PACKAGED_XSD_DIR = Path(__file__).resolve().parent / "xsd"
+ENTRY_POINT = "qbxmlops130.xsd"  # it includes the other three files, which sit beside it
+
 
 class QbxmlSchemaError(ValueError):
     pass
 
 
-def anchors_dir() -> Path | None:
-    """`MLCONNECTOR_ANCHORS`, else `shared/anchors` beside the checkout (as in development/CI)."""
+def schema_dir() -> Path:
     configured = os.environ.get("MLCONNECTOR_ANCHORS")
     if configured:
-        return Path(configured)
-    for parent in Path(__file__).resolve().parents:
-        candidate = parent.parent / "shared" / "anchors"
-        if (candidate / "qbxml" / "qbxmlops130.xsd").exists():
-            return candidate
-    return None
+        return Path(configured) / "qbxml"
+    return PACKAGED_XSD_DIR
 
 
 @functools.cache
 def load_schema() -> etree.XMLSchema:
-    base = anchors_dir()
-    if base is None:
-        raise FileNotFoundError("qbXML schema not found; set MLCONNECTOR_ANCHORS")
-    return etree.XMLSchema(etree.parse(str(base / "qbxml" / "qbxmlops130.xsd")))
+    return etree.XMLSchema(etree.parse(str(schema_dir() / ENTRY_POINT)))
 
 
 def validate(xml: str | bytes) -> None:
