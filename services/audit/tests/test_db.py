@@ -148,3 +148,40 @@ def test_database_url_defaults_and_rewrites(tmp_path: object) -> None:
     assert normalize_database_url("postgres://u@db/audit") == "postgresql+psycopg://u@db/audit"
     assert normalize_database_url("sqlite+aiosqlite:///x.db") == "sqlite+aiosqlite:///x.db"
     assert (settings.host, settings.port) == ("127.0.0.1", 8082)
+
+
+async def test_rejections_file_under_their_record_and_stay_idempotent(db: AuditDb) -> None:
+    import datetime as dt
+
+    from mlconnector.audit.db import RejectionRow, rejection_record_st_id
+    from mlconnector.common.envelopes import StRejection
+
+    at = dt.datetime(2024, 5, 2, 9, 30, tzinfo=dt.UTC)
+    known = StRejection(
+        tenant=TENANT,
+        entity="invoice",
+        st_id=5009,
+        error="bad total",
+        raw={"id": 5009},
+        received_at=at,
+    )
+    unknown = StRejection(
+        tenant=TENANT, entity="invoice", st_id=None, error="no id", raw={"x": 1}, received_at=at
+    )
+    for _ in range(2):  # redelivered: same rows
+        await db.write(
+            [
+                Incoming(known.rejection_id, 1, rejection=known),
+                Incoming(unknown.rejection_id, 2, rejection=unknown),
+            ]
+        )
+    assert [await count(db, t) for t in (RejectionRow, RecordRow)] == [2, 2]
+    assert rejection_record_st_id(known) == 5009
+    synthetic = rejection_record_st_id(unknown)
+    assert synthetic < 0
+    assert synthetic == rejection_record_st_id(unknown.model_copy())
+    records = await RecordQueries(db).list(status="rejected")
+    assert sorted((r["st_id"] is None, r["message"], r["connection"]) for r in records) == [
+        (False, "bad total", None),
+        (True, "no id", None),
+    ]

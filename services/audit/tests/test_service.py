@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -15,14 +16,26 @@ import uvicorn
 from audit_factories import CONN, TENANT, command_for, invoice_event, outcome_for
 from nats.js import JetStreamContext
 
-from mlconnector.audit.api import create_app
+from mlconnector.audit.api import COLOURS, create_app
 from mlconnector.audit.consumer import AuditConsumers
-from mlconnector.audit.db import AuditDb, CommandRow, EventRow, Incoming, OutcomeRow
+from mlconnector.audit.db import (
+    AuditDb,
+    CommandRow,
+    EventRow,
+    Incoming,
+    OutcomeRow,
+    RejectionRow,
+)
 from mlconnector.audit.main import _Server
 from mlconnector.audit.settings import AuditSettings
 from mlconnector.common.connections import Connection, ConnectionStore
-from mlconnector.common.envelopes import Command, StEvent
-from mlconnector.common.streams import command_subject, outcome_subject, st_event_subject
+from mlconnector.common.envelopes import Command, StEvent, StRejection
+from mlconnector.common.streams import (
+    command_subject,
+    outcome_subject,
+    st_event_subject,
+    st_rejected_subject,
+)
 from mlconnector.mapper.service import MapperService
 from mlconnector.mapper.settings import MapperSettings
 
@@ -45,8 +58,9 @@ async def rows(db: AuditDb, table: type) -> int:
 
 
 class Running:
-    def __init__(self, base_url: str, db: AuditDb, js: JetStreamContext) -> None:
+    def __init__(self, base_url: str, db: AuditDb, js: JetStreamContext, nats_url: str) -> None:
         self.base_url = base_url
+        self.nats_url = nats_url
         self.db = db
         self.js = js
 
@@ -59,22 +73,28 @@ class Running:
 
 
 @pytest.fixture
-async def audit(js: JetStreamContext, sqlite_db: AuditDb) -> AsyncIterator[Running]:
-    settings = AuditSettings(AUDIT_FETCH_TIMEOUT_SECONDS=0.2, AUDIT_RETRY_DELAY_SECONDS=0.2)
-    stop = asyncio.Event()
-    consumers = asyncio.create_task(AuditConsumers(js, sqlite_db, settings).run(stop))
+async def audit(nats_url: str, js: JetStreamContext, sqlite_db: AuditDb) -> AsyncIterator[Running]:
+    settings = AuditSettings(
+        NATS_URL=nats_url, AUDIT_FETCH_TIMEOUT_SECONDS=0.2, AUDIT_RETRY_DELAY_SECONDS=0.2
+    )
+    consumers = AuditConsumers(sqlite_db, settings)
+    await consumers.start()
     server = _Server(
         uvicorn.Config(
-            create_app(sqlite_db, js), host="127.0.0.1", port=0, log_level="warning", lifespan="off"
+            create_app(sqlite_db, consumers.js),
+            host="127.0.0.1",
+            port=0,
+            log_level="warning",
+            lifespan="off",
         )
     )
     web = asyncio.create_task(server.serve())
     await eventually(lambda: asyncio.sleep(0, result=server.started))
     port = server.servers[0].sockets[0].getsockname()[1]
-    yield Running(f"http://127.0.0.1:{port}", sqlite_db, js)
-    stop.set()
+    yield Running(f"http://127.0.0.1:{port}", sqlite_db, js, nats_url)
     server.should_exit = True
-    await asyncio.wait_for(asyncio.gather(consumers, web), timeout=10)
+    await asyncio.wait_for(web, timeout=10)
+    await asyncio.wait_for(consumers.stop(), timeout=20)
 
 
 async def publish(js: JetStreamContext, subject: str, model: Any, msg_id: str) -> None:
@@ -184,10 +204,10 @@ async def test_replay_republishes_and_commands_stay_the_same(
     await (await ConnectionStore.open(js)).put(
         Connection(name=CONN, tenant=TENANT, qbwc_username="acme", password_hash="x")
     )
-    stop = asyncio.Event()
-    mapper = asyncio.create_task(
-        MapperService(js, MapperSettings(MAPPER_FETCH_TIMEOUT_SECONDS=0.2)).run(stop)
+    mapper = MapperService(
+        MapperSettings(NATS_URL=audit.nats_url, MAPPER_FETCH_TIMEOUT_SECONDS=0.2)
     )
+    await mapper.start()
     try:
         events = [invoice_event(st_id=5001 + i) for i in range(3)]
         for event in events:
@@ -243,8 +263,7 @@ async def test_replay_republishes_and_commands_stay_the_same(
         msg = await js.get_msg("ST_EVENTS", 4)
         assert StEvent.model_validate_json(msg.data).source == "replay"
     finally:
-        stop.set()
-        await asyncio.wait_for(mapper, timeout=10)
+        await asyncio.wait_for(mapper.stop(), timeout=20)
 
 
 async def test_main_runs_http_and_stops_on_sigterm(nats_url: str, tmp_path: Path) -> None:
@@ -279,3 +298,106 @@ async def test_main_runs_http_and_stops_on_sigterm(nats_url: str, tmp_path: Path
         proc.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(proc.wait(), timeout=15) == 0
     assert (tmp_path / "home" / "audit.db").exists()
+
+
+def rejected_invoice(st_id: int | None = 5009) -> StRejection:
+    return StRejection(
+        tenant=TENANT,
+        entity="invoice",
+        st_id=st_id,
+        error="invoice 5009: items[0].total 'twelve' is not a decimal amount",
+        raw={"id": 5009, "number": "INV-5009", "items": [{"total": "twelve"}]},
+        received_at=dt.datetime(2024, 5, 2, 9, 30, tzinfo=dt.UTC),
+    )
+
+
+async def publish_rejection(js: JetStreamContext, rejection: StRejection) -> None:
+    await publish(
+        js,
+        st_rejected_subject(rejection.tenant, rejection.entity),
+        rejection,
+        rejection.rejection_id,
+    )
+
+
+async def test_rejection_is_a_rejected_record_with_its_servicetitan_json(
+    js: JetStreamContext, audit: Running
+) -> None:
+    rejection = rejected_invoice()
+    no_id = rejected_invoice(st_id=None).model_copy(update={"raw": {"number": "INV-?"}})
+    await publish_rejection(js, rejection)
+    await publish_rejection(js, no_id)
+    # Published again (st-ingest restarted): still one row, one record.
+    await publish(
+        js, st_rejected_subject(TENANT, "invoice"), rejection, rejection.rejection_id + ":again"
+    )
+    await eventually(audit.idle)
+    assert await rows(audit.db, RejectionRow) == 2
+
+    async with httpx.AsyncClient(base_url=audit.base_url) as client:
+        listed = (await client.get("/api/records", params={"status": "rejected"})).json()
+        by_st_id = {record["st_id"]: record for record in listed}
+        assert sorted(by_st_id, key=str) == [5009, None]
+        record = by_st_id[5009]
+        assert (record["status"], record["connection"], record["entity"], record["message"]) == (
+            "rejected",
+            None,
+            "invoice",
+            "invoice 5009: items[0].total 'twelve' is not a decimal amount",
+        )
+        assert by_st_id[None]["message"] == rejection.error
+        trail = (await client.get(f"/api/records/{record['id']}")).json()
+        assert [i["kind"] for i in trail["trail"]] == ["rejection"]
+        [item] = trail["rejections"]
+        assert item["raw"] == {"id": 5009, "number": "INV-5009", "items": [{"total": "twelve"}]}
+        assert item["rejection_id"] == rejection.rejection_id
+        assert item["error"] == rejection.error
+        no_id_trail = (await client.get(f"/api/records/{by_st_id[None]['id']}")).json()
+        assert [i["raw"] for i in no_id_trail["rejections"]] == [{"number": "INV-?"}]
+
+        page = (await client.get("/", params={"status": "rejected"})).text
+        assert COLOURS["rejected"] == "#6a1b9a"
+        assert '<span class="st" style="background:#6a1b9a">rejected</span>' in page
+        assert "items[0].total &#x27;twelve&#x27; is not a decimal amount" in page
+        detail = (await client.get(f"/records/{record['id']}")).text
+        assert "&quot;number&quot;: &quot;INV-5009&quot;" in detail
+
+    # A readable version of the record arrives later: the record moves on to pending.
+    fixed = invoice_event(st_id=5009)
+    await publish(js, st_event_subject(TENANT, "invoice"), fixed, fixed.event_id)
+    await eventually(audit.idle)
+    async with httpx.AsyncClient(base_url=audit.base_url) as client:
+        [after] = (await client.get("/api/records", params={"st_id": 5009})).json()
+        assert (after["id"], after["status"], after["message"]) == (record["id"], "pending", None)
+        kinds = [
+            i["kind"] for i in (await client.get(f"/api/records/{after['id']}")).json()["trail"]
+        ]
+        assert sorted(kinds) == ["event", "rejection"]
+
+
+async def test_replay_never_republishes_rejections(js: JetStreamContext, audit: Running) -> None:
+    event = invoice_event()
+    await publish(js, st_event_subject(TENANT, "invoice"), event, event.event_id)
+    await publish_rejection(js, rejected_invoice())
+    await eventually(audit.idle)
+    async with httpx.AsyncClient(base_url=audit.base_url) as client:
+        # From the rejection on: nothing to replay.
+        only_rejected = (await client.post("/api/replay", json={"start_seq": 2})).json()
+        assert (only_rejected["matched"], only_rejected["republished"]) == (0, 0)
+        response = await client.post("/api/replay", json={"since": "2000-01-01T00:00:00Z"})
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert (body["matched"], body["republished"], body["first_seq"], body["last_seq"]) == (
+            1,
+            1,
+            1,
+            1,
+        )
+    await eventually(audit.idle)
+    info = await js.stream_info("ST_EVENTS")
+    assert info.state.messages == 3  # event, rejection, the event's one copy
+    copy = await js.get_msg("ST_EVENTS", 3)
+    assert copy.subject == st_event_subject(TENANT, "invoice")
+    assert StEvent.model_validate_json(copy.data).source == "replay"
+    assert await rows(audit.db, RejectionRow) == 1
+    assert await rows(audit.db, EventRow) == 2

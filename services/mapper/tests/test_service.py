@@ -21,18 +21,18 @@ pytestmark = pytest.mark.nats
 
 
 @pytest.fixture
-async def mapper(js: JetStreamContext) -> AsyncIterator[MapperService]:
+async def mapper(nats_url: str, js: JetStreamContext) -> AsyncIterator[MapperService]:
     settings = MapperSettings(
+        NATS_URL=nats_url,
         MAPPER_FETCH_TIMEOUT_SECONDS=0.2,
         MAPPER_NO_CONNECTION_DELAY_SECONDS=0.5,
         MAPPER_BATCH_SIZE=8,
     )
-    service = MapperService(js, settings)
-    stop = asyncio.Event()
-    task = asyncio.create_task(service.run(stop))
+    service = MapperService(settings)
+    # Started before the test runs: its durable consumer exists once start() returns.
+    await service.start()
     yield service
-    stop.set()
-    await asyncio.wait_for(task, timeout=10)
+    await asyncio.wait_for(service.stop(), timeout=20)
 
 
 async def publish_event(js: JetStreamContext, event: StEvent, msg_id: str | None = None) -> None:

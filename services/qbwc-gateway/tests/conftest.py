@@ -16,7 +16,11 @@ import zeep
 from lxml import etree
 from nats.aio.client import Client
 from nats.js import JetStreamContext
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from mlconnector.common.broker import make_broker
 from mlconnector.common.connections import Connection, ConnectionStore
 from mlconnector.common.envelopes import Command, LateRef, Outcome
 from mlconnector.common.qbxml import schema as qbschema
@@ -237,11 +241,11 @@ class Gateway:
         await (await ConnectionStore.open(self.js)).put(connection)
         return connection
 
-    async def publish(self, command: Command) -> None:
+    async def publish(self, command: Command, headers: dict[str, str] | None = None) -> None:
         await self.js.publish(
             command_subject(command.connection),
             command.model_dump_json().encode(),
-            headers={"Nats-Msg-Id": command.command_id},
+            headers={"Nats-Msg-Id": command.command_id, **(headers or {})},
         )
 
     async def outcomes(self, connection: str) -> list[Outcome]:
@@ -312,11 +316,26 @@ def gateway_settings() -> dict[str, Any]:
 
 
 @pytest.fixture
+def spans() -> InMemorySpanExporter:
+    """The gateway's spans (its own and the broker's), exported as each ends."""
+    return InMemorySpanExporter()
+
+
+@pytest.fixture
 async def gateway(
-    nc: Client, js: JetStreamContext, nats_url: str, anchors: Path, gateway_settings: dict[str, Any]
+    nc: Client,
+    js: JetStreamContext,
+    nats_url: str,
+    anchors: Path,
+    gateway_settings: dict[str, Any],
+    spans: InMemorySpanExporter,
 ) -> AsyncIterator[Gateway]:
     settings = GatewaySettings(NATS_URL=nats_url, QBWC_PORT=0, **gateway_settings)
-    service = await QbwcService.open(nc, settings)
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(spans))
+    broker = make_broker(settings, "qbwc-gateway", tracer_provider=provider)
+    await broker.connect()
+    service = await QbwcService.open(broker, settings, tracer_provider=provider)
     config = uvicorn.Config(
         create_app(service), host="127.0.0.1", port=0, log_level="warning", lifespan="off"
     )
@@ -333,3 +352,4 @@ async def gateway(
     yield Gateway(url, service, settings, soap, nc, js)
     server.should_exit = True
     await task
+    await broker.stop()

@@ -6,15 +6,19 @@ import copy
 import datetime as dt
 
 import pytest
+from faststream.nats import NatsBroker
 from nats.js import JetStreamContext
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind
 
+from mlconnector.common.envelopes import StRejection
 from mlconnector.common.streams import KV_WATERMARKS
 from mlconnector.ingest.client import StClient
 from mlconnector.ingest.poller import ExportPoller, newest_per_id
 from mlconnector.ingest.publisher import EventPublisher
 from mlconnector.stsandbox.testing import RunningSandbox
 
-from .conftest import TENANT, Sleeps, stored_events
+from .conftest import TENANT, Sleeps, stored_events, stored_messages
 
 FIRST_POLL_IDS = [
     "1234567:customer:1001:2025-03-14T13:05:00+00:00",
@@ -29,8 +33,8 @@ FIRST_POLL_IDS = [
 
 
 @pytest.fixture
-async def poller(client: StClient, js: JetStreamContext) -> ExportPoller:
-    return ExportPoller(client, EventPublisher(js), await js.key_value(KV_WATERMARKS), TENANT)
+async def poller(client: StClient, js: JetStreamContext, broker: NatsBroker) -> ExportPoller:
+    return ExportPoller(client, EventPublisher(broker), await js.key_value(KV_WATERMARKS), TENANT)
 
 
 @pytest.mark.nats
@@ -126,17 +130,74 @@ async def test_bad_record_is_reported_and_the_feed_goes_on(
     broken = copy.deepcopy(sandbox.store.get("invoices", 5002))
     assert broken is not None
     broken.update(id=5020, referenceNumber="5020", total="1.00")
-    sandbox.store.put("invoices", broken)
+    broken = sandbox.store.put("invoices", broken)  # as exported: with its new modifiedOn
     good = copy.deepcopy(sandbox.store.get("invoices", 5003))
     assert good is not None
     good.update(id=5021, referenceNumber="5021")
     sandbox.store.put("invoices", good)
     report = await poller.poll_once()
-    assert report.feeds["invoices"].errors == [
-        "ServiceTitan invoice 5020: field 'total' 1.00 is not subTotal 328.50 + salesTax 13.49"
-    ]
+    error = "ServiceTitan invoice 5020: field 'total' 1.00 is not subTotal 328.50 + salesTax 13.49"
+    assert report.feeds["invoices"].errors == [error]
     assert report.feeds["invoices"].published == 1
-    assert (await stored_events(js))[-1][2]["st_id"] == 5021
+    assert report.feeds["invoices"].rejected == 1
+    events = await stored_events(js)
+    assert len(events) == 10
+    assert events[-1][2]["st_id"] == 5021
+
+    # The bad record is on the stream for the operator, before the good one after it.
+    subject, msg_id, body = events[-2]
+    rejection = StRejection.model_validate(body)
+    assert rejection == StRejection(
+        tenant=TENANT,
+        entity="invoice",
+        st_id=5020,
+        error=error,
+        raw=broken,
+        received_at=rejection.received_at,
+    )
+    assert subject == "st.rejected.1234567.invoice"
+    assert msg_id == rejection.rejection_id
+
+    # Re-reading the page (watermarks lost) stores neither the event nor the rejection again.
+    watermarks = await js.key_value(KV_WATERMARKS)
+    await watermarks.delete("1234567.export.invoices")
+    again = await poller.poll_once()
+    assert again.feeds["invoices"].errors == [error]
+    assert (again.feeds["invoices"].rejected, again.feeds["invoices"].published) == (0, 0)
+    assert len(await stored_events(js)) == 10
+
+
+@pytest.mark.nats
+async def test_each_event_starts_its_own_trace(
+    poller: ExportPoller, js: JetStreamContext, spans: InMemorySpanExporter
+) -> None:
+    await poller.poll_once()
+    messages = await stored_messages(js)
+    assert len(messages) == 8
+    trace_ids = []
+    for subject, headers, event in messages:
+        version, trace_id, parent_id, flags = headers["traceparent"].split("-")
+        assert version == "00"
+        assert int(flags, 16) & 1 == 1  # sampled: the trace is exported
+        trace_ids.append(trace_id)
+        [publish] = [
+            s
+            for s in spans.get_finished_spans()
+            if s.name == f"{subject} publish"
+            and s.attributes is not None
+            and s.attributes["messaging.message.conversation_id"] == headers["Nats-Msg-Id"]
+        ]
+        assert publish.kind is SpanKind.PRODUCER
+        assert publish.context is not None
+        assert f"{publish.context.trace_id:032x}" == trace_id
+        # The header names the producer's "create" span, the publish span's parent.
+        assert publish.parent is not None
+        assert f"{publish.parent.span_id:016x}" == parent_id
+        assert headers["Nats-Msg-Id"] == (
+            f"{event['tenant']}:{event['entity']}:{event['st_id']}:{event['version']}"
+        )
+    # One trace per event, not one per poll: each record is followed on its own.
+    assert len(set(trace_ids)) == 8
 
 
 @pytest.mark.nats

@@ -17,5 +17,8 @@ def make_tracer_provider(service_name: str, otlp_endpoint: str | None) -> Tracer
         if not endpoint.endswith("/v1/traces"):
             endpoint += "/v1/traces"
         provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint)))
-    trace.set_tracer_provider(provider)
+    # The global provider can be set once per process; later brokers (tests make several)
+    # keep their own provider, passed to the middleware explicitly.
+    if not isinstance(trace.get_tracer_provider(), TracerProvider):
+        trace.set_tracer_provider(provider)
     return provider

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import json
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -19,16 +20,19 @@ from mlconnector.audit.db import (
     EventRow,
     OutcomeRow,
     RecordRow,
+    RejectionRow,
 )
 from mlconnector.audit.replay import ReplayError, ReplayRequest, ReplayResult, replay
 
-STATUSES = ("pending", "posted", "failed", "waiting", "retrying")
+STATUSES = ("pending", "posted", "failed", "waiting", "retrying", "rejected")
 COLOURS = {
     "pending": "#9e9e9e",
     "posted": "#2e7d32",
     "failed": "#c62828",
     "waiting": "#ef6c00",
     "retrying": "#1565c0",
+    # Not "failed" red: nothing reached QuickBooks; ServiceTitan's data must be fixed.
+    "rejected": "#6a1b9a",
 }
 
 
@@ -38,7 +42,8 @@ def record_json(row: RecordRow) -> dict[str, Any]:
         "tenant": row.tenant,
         "connection": row.connection or None,
         "entity": row.entity,
-        "st_id": row.st_id,
+        # Negative: a rejected record whose ServiceTitan id was unreadable (see db.py).
+        "st_id": row.st_id if row.st_id >= 0 else None,
         "status": row.status,
         "qb_id": row.qb_id,
         "message": row.message,
@@ -58,6 +63,18 @@ def event_json(row: EventRow) -> dict[str, Any]:
         "stream_seq": row.stream_seq,
         "at": row.received_at.isoformat(),
         "raw": row.event,
+    }
+
+
+def rejection_json(row: RejectionRow) -> dict[str, Any]:
+    return {
+        "kind": "rejection",
+        "rejection_id": row.rejection_id,
+        "st_id": row.st_id,
+        "error": row.error,
+        "stream_seq": row.stream_seq,
+        "at": row.received_at.isoformat(),
+        "raw": row.raw,  # ServiceTitan's JSON as it arrived
     }
 
 
@@ -149,6 +166,19 @@ class RecordQueries:
                 .scalars()
                 .all()
             )
+            rejections = (
+                (
+                    await session.execute(
+                        select(RejectionRow).where(
+                            RejectionRow.tenant == record.tenant,
+                            RejectionRow.entity == record.entity,
+                            RejectionRow.record_st_id == record.st_id,
+                        )
+                    )
+                )
+                .scalars()
+                .all()
+            )
             commands: list[CommandRow] = []
             key_match = and_(CommandRow.entity == record.entity, CommandRow.st_id == record.st_id)
             if record.connection != NO_CONNECTION:
@@ -179,14 +209,16 @@ class RecordQueries:
             )
         items = (
             [event_json(e) for e in events]
+            + [rejection_json(r) for r in rejections]
             + [command_json(c) for c in commands]
             + [outcome_json(o) for o in outcomes]
         )
-        order = {"event": 0, "command": 1, "outcome": 2}
+        order = {"event": 0, "rejection": 0, "command": 1, "outcome": 2}
         items.sort(key=lambda item: (item["at"], order[item["kind"]]))
         return {
             "record": record_json(record),
             "events": [i for i in items if i["kind"] == "event"],
+            "rejections": [i for i in items if i["kind"] == "rejection"],
             "commands": [i for i in items if i["kind"] == "command"],
             "outcomes": [i for i in items if i["kind"] == "outcome"],
             "trail": items,
@@ -307,6 +339,10 @@ def _page(title: str, body: str) -> str:
     )
 
 
+def _or_dash(value: object) -> object:
+    return "-" if value is None else value
+
+
 def _summary_text(summary: dict[str, Any]) -> str:
     return ", ".join(f"{k}: {v}" for k, v in summary.items())
 
@@ -328,7 +364,7 @@ def render_dashboard(rows: list[dict[str, Any]], filters: dict[str, str]) -> str
         "<tr>"
         f"<td><a href='/records/{row['id']}'>{row['id']}</a></td>"
         f"<td>{_e(row['connection'] or '-')}</td><td>{_e(row['tenant'])}</td>"
-        f"<td>{_e(row['entity'])}</td><td>{_e(row['st_id'])}</td>"
+        f"<td>{_e(row['entity'])}</td><td>{_e(_or_dash(row['st_id']))}</td>"
         f"<td>{_e(_summary_text(row['summary']))}</td><td>{_badge(row['status'])}</td>"
         f"<td>{_e(row['qb_id'] or '')}</td>"
         f"<td>{_e(row['message'] or '')}"
@@ -357,7 +393,8 @@ def render_trail(found: dict[str, Any]) -> str:
     record = found["record"]
     parts = [
         f"<p><a href='/'>&larr; all records</a></p><h1>{_e(record['entity'])} "
-        f"{_e(record['st_id'])} {_badge(record['status'])}</h1>",
+        f"{_e(record['st_id'] if record['st_id'] is not None else '(id unreadable)')} "
+        f"{_badge(record['status'])}</h1>",
         f"<p>tenant {_e(record['tenant'])} &middot; connection "
         f"{_e(record['connection'] or '-')} &middot; QuickBooks id "
         f"{_e(record['qb_id'] or '-')} &middot; {_e(_summary_text(record['summary']))}</p>",
@@ -370,6 +407,12 @@ def render_trail(found: dict[str, Any]) -> str:
         if item["kind"] == "event":
             parts.append(
                 f"<h3>{_e(item['at'])} event {_e(item['msg_id'])} ({_e(item['source'])})</h3>"
+            )
+        elif item["kind"] == "rejection":
+            parts.append(
+                f"<h3>{_e(item['at'])} rejected {_badge('rejected')}</h3>"
+                f"<p>{_e(item['error'])}</p>"
+                f"<div>ServiceTitan JSON</div><pre>{_e(json.dumps(item['raw'], indent=2))}</pre>"
             )
         elif item["kind"] == "command":
             parts.append(

@@ -1,25 +1,35 @@
-"""Durable pull consumers "audit" on the four streams: write the rows, then ack.
+"""Durable consumers "audit" on the four streams: write the rows, then ack.
 
-A database failure naks the messages (they come back); a message that cannot be decoded is
-logged and terminated, since no redelivery can fix it (it stays in its stream).
+FastStream batch pull subscribers with manual acknowledgement (FastStream's default would
+terminate a message whose handler raised, losing it for audit). A database failure naks the
+messages (they come back); a message that cannot be decoded is logged and terminated, since no
+redelivery can fix it (it stays in its stream).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Annotated
 
+from faststream import Context
+from faststream.middlewares import AckPolicy
+from faststream.nats import JStream, PullSub
+from faststream.nats.message import NatsBatchMessage
 from nats.aio.msg import Msg
-from nats.js import JetStreamContext
+from nats.js import JetStreamContext, api
+from opentelemetry.sdk.trace import TracerProvider
 from pydantic import ValidationError
 
 from mlconnector.audit.db import AuditDb, Incoming
 from mlconnector.audit.settings import AuditSettings
-from mlconnector.common.consumers import ensure_durable, pull_batches
-from mlconnector.common.envelopes import Command, Outcome, QbChange, StEvent
-from mlconnector.common.streams import ALL_STREAMS, StreamDef
+from mlconnector.common.broker import jetstream, make_broker
+from mlconnector.common.envelopes import Command, Outcome, QbChange, StEvent, StRejection
+from mlconnector.common.streams import ALL_STREAMS, StreamDef, declare_all
 
 log = logging.getLogger("mlconnector.audit")
+
+REJECTED_PREFIX = "st.rejected."
 
 
 def decode(stream: str, msg: Msg) -> Incoming:
@@ -29,6 +39,10 @@ def decode(stream: str, msg: Msg) -> Incoming:
     except Exception:
         seq = None
     if stream == "ST_EVENTS":
+        if msg.subject.startswith(REJECTED_PREFIX):
+            rejection = StRejection.model_validate_json(msg.data)
+            # Keyed by content: the same unreadable record published again is one row.
+            return Incoming(rejection.rejection_id, seq, rejection=rejection)
         event = StEvent.model_validate_json(msg.data)
         return Incoming(headers.get("Nats-Msg-Id") or event.event_id, seq, event=event)
     if stream == "QB_COMMANDS":
@@ -42,35 +56,73 @@ def decode(stream: str, msg: Msg) -> Incoming:
 
 
 class AuditConsumers:
-    def __init__(self, js: JetStreamContext, db: AuditDb, settings: AuditSettings) -> None:
-        self._js = js
+    """Owns its broker: one batch subscriber per stream, all on the durable `settings.durable`."""
+
+    def __init__(
+        self,
+        db: AuditDb,
+        settings: AuditSettings,
+        *,
+        tracer_provider: TracerProvider | None = None,
+    ) -> None:
         self._db = db
         self._settings = settings
+        self.broker = make_broker(settings, "audit", tracer_provider=tracer_provider)
+        for stream in ALL_STREAMS:
+            self._subscribe(stream)
 
-    async def ensure_consumer(self, stream: StreamDef) -> None:
-        await ensure_durable(
-            self._js,
-            stream.name,
-            self._settings.durable,
-            ack_wait=60,
-            max_ack_pending=max(1000, self._settings.batch_size * 4),
-        )
+    def _subscribe(self, stream: StreamDef) -> None:
+        async def on_batch(message: Annotated[NatsBatchMessage, Context("message")]) -> None:
+            await self._settle(stream.name, message.raw_message)
 
-    async def run(self, stop: asyncio.Event) -> None:
-        await asyncio.gather(*(self.run_stream(stream, stop) for stream in ALL_STREAMS))
+        on_batch.__name__ = f"audit_{stream.name.lower()}"
+        self.broker.subscriber(
+            stream=JStream(stream.name, declare=False),  # declared by declare_all
+            durable=self._settings.durable,
+            config=api.ConsumerConfig(
+                # Every subject of the stream (ST_EVENTS: events and rejections alike).
+                filter_subjects=list(stream.subjects),
+                deliver_policy=api.DeliverPolicy.ALL,
+                ack_policy=api.AckPolicy.EXPLICIT,
+                ack_wait=60,
+                max_ack_pending=max(1000, self._settings.batch_size * 4),
+            ),
+            pull_sub=PullSub(
+                batch_size=self._settings.batch_size,
+                timeout=self._settings.fetch_timeout_seconds,
+                batch=True,
+            ),
+            # handle_batch acks, naks or terminates every message itself.
+            ack_policy=AckPolicy.MANUAL,
+        )(on_batch)
 
-    async def run_stream(self, stream: StreamDef, stop: asyncio.Event) -> None:
-        await self.ensure_consumer(stream)
-        log.info("audit consuming %s", stream.name)
-        async for msgs in pull_batches(
-            self._js,
-            stream.name,
-            self._settings.durable,
-            batch_size=self._settings.batch_size,
-            fetch_timeout=self._settings.fetch_timeout_seconds,
-            stop=stop,
-        ):
-            await self.handle_batch(stream.name, msgs)
+    @property
+    def js(self) -> JetStreamContext:
+        return jetstream(self.broker)
+
+    async def start(self) -> None:
+        await self.broker.connect()
+        await declare_all(self.js)
+        await self.broker.start()
+        log.info("audit consuming %s", ", ".join(stream.name for stream in ALL_STREAMS))
+
+    async def stop(self) -> None:
+        # Waits (up to FastStream's graceful timeout) for the batches in hand to be settled.
+        await self.broker.stop()
+
+    async def _settle(self, stream: str, msgs: list[Msg]) -> None:
+        try:
+            await self.handle_batch(stream, msgs)
+        except Exception:
+            log.exception("auditing a batch of %d from %s failed", len(msgs), stream)
+            await asyncio.gather(
+                *(
+                    msg.nak(delay=self._settings.retry_delay_seconds)
+                    for msg in msgs
+                    if not msg._ackd
+                ),
+                return_exceptions=True,
+            )
 
     async def handle_batch(self, stream: str, msgs: list[Msg]) -> None:
         decoded: list[tuple[Msg, Incoming]] = []

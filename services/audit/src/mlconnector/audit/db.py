@@ -1,5 +1,5 @@
-"""The audit database: events, commands, outcomes, QuickBooks changes, and one record per
-(tenant, connection, entity, ServiceTitan id) with its current status.
+"""The audit database: events, rejections, commands, outcomes, QuickBooks changes, and one
+record per (tenant, connection, entity, ServiceTitan id) with its current status.
 
 Every message row is keyed by its message id and inserted only if absent, so redelivery and
 replays never duplicate rows. A record's status moves only forward in time (`status_at`):
@@ -9,6 +9,7 @@ the four streams are consumed independently, so an outcome can arrive before its
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,11 +36,27 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
-from mlconnector.common.envelopes import Command, Outcome, QbChange, StEvent
+from mlconnector.common.envelopes import Command, Outcome, QbChange, StEvent, StRejection
 from mlconnector.common.models import Bill, Invoice, Party, Payment
 from mlconnector.common.money import qb_amount
 
 NO_CONNECTION = ""  # a record seen only as a ServiceTitan event so far
+REJECTED = "rejected"  # a ServiceTitan record st-ingest could not read (StRejection)
+
+
+def rejection_record_st_id(rejection: StRejection) -> int:
+    """The records.st_id a rejection is filed under.
+
+    Its ServiceTitan id when it has one, so it joins that record's history. Without one (the
+    id itself was unreadable), a negative number derived from the rejection id: records.st_id
+    stays NOT NULL (existing databases keep their schema), each unreadable record still gets a
+    row of its own, and redelivery lands on the same row. ServiceTitan ids are positive, and
+    the API shows a negative st_id as null.
+    """
+    if rejection.st_id is not None:
+        return rejection.st_id
+    digest = hashlib.sha256(rejection.rejection_id.encode()).hexdigest()
+    return -(int(digest[:7], 16) + 1)  # 28 bits: fits a 32-bit INTEGER
 
 
 class UtcDateTime(TypeDecorator[dt.datetime]):
@@ -101,6 +118,22 @@ class EventRow(Base):
     stream_seq: Mapped[int | None] = mapped_column(Integer, nullable=True)
     received_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
     event: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class RejectionRow(Base):
+    __tablename__ = "rejections"
+    __table_args__ = (Index("ix_rejections_key", "tenant", "entity", "record_st_id"),)
+
+    rejection_id: Mapped[str] = mapped_column(String(300), primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(64))
+    entity: Mapped[str] = mapped_column(String(16))
+    st_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # records.st_id of the record it belongs to (see rejection_record_st_id).
+    record_st_id: Mapped[int] = mapped_column(Integer)
+    error: Mapped[str] = mapped_column(Text)
+    raw: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    stream_seq: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    received_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
 
 
 class CommandRow(Base):
@@ -195,6 +228,7 @@ class Incoming:
     msg_id: str
     stream_seq: int | None
     event: StEvent | None = None
+    rejection: StRejection | None = None
     command: Command | None = None
     outcome: Outcome | None = None
     change: QbChange | None = None
@@ -244,6 +278,8 @@ class AuditDb:
             for item in items:
                 if item.event is not None:
                     await self._write_event(session, item, item.event)
+                elif item.rejection is not None:
+                    await self._write_rejection(session, item, item.rejection)
                 elif item.command is not None:
                     await self._write_command(session, item, item.command)
                 elif item.outcome is not None:
@@ -308,6 +344,45 @@ class AuditDb:
             "pending",
             event.received_at,
         )
+
+    async def _write_rejection(
+        self, session: AsyncSession, item: Incoming, rejection: StRejection
+    ) -> None:
+        record_st_id = rejection_record_st_id(rejection)
+        await self._insert_if_absent(
+            session,
+            RejectionRow.__table__,
+            "rejection_id",
+            {
+                "rejection_id": item.msg_id,
+                "tenant": rejection.tenant,
+                "entity": rejection.entity,
+                "st_id": rejection.st_id,
+                "record_st_id": record_st_id,
+                "error": rejection.error,
+                "raw": rejection.raw,
+                "stream_seq": item.stream_seq,
+                "received_at": rejection.received_at,
+            },
+        )
+        key = and_(
+            RecordRow.tenant == rejection.tenant,
+            RecordRow.entity == rejection.entity,
+            RecordRow.st_id == record_st_id,
+        )
+        exists = (await session.execute(select(RecordRow.id).where(key).limit(1))).first()
+        if exists is None:
+            await self._ensure_record(
+                session,
+                rejection.tenant,
+                NO_CONNECTION,
+                rejection.entity,
+                record_st_id,
+                rejection.received_at,
+            )
+        # Every connection's record of it: its newest version could not be read. A later,
+        # readable version moves it on (status_at), as any newer news does.
+        await self._advance(session, key, REJECTED, rejection.received_at, message=rejection.error)
 
     async def _write_command(self, session: AsyncSession, item: Incoming, command: Command) -> None:
         await self._insert_if_absent(

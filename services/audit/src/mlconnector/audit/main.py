@@ -8,14 +8,12 @@ import logging
 import signal
 from collections.abc import Iterator
 
-import nats
 import uvicorn
 
 from mlconnector.audit.api import create_app
 from mlconnector.audit.consumer import AuditConsumers
 from mlconnector.audit.db import AuditDb
 from mlconnector.audit.settings import AuditSettings
-from mlconnector.common.streams import declare_all
 
 log = logging.getLogger("mlconnector.audit")
 
@@ -31,30 +29,30 @@ class _Server(uvicorn.Server):
 async def serve(settings: AuditSettings, stop: asyncio.Event) -> None:
     db = AuditDb(settings.resolved_database_url(), settings.database_schema)
     await db.create_tables()
-    nc = await nats.connect(settings.nats_url, max_reconnect_attempts=-1, name="audit")
+    consumers = AuditConsumers(db, settings)
     try:
-        js = nc.jetstream()
-        await declare_all(js)
+        # Connects the broker, declares the streams, starts the four subscribers; replay
+        # publishes over the same connection.
+        await consumers.start()
         server = _Server(
             uvicorn.Config(
-                create_app(db, js),
+                create_app(db, consumers.js),
                 host=settings.host,
                 port=settings.port,
                 log_level="warning",
                 lifespan="off",
             )
         )
-        consumers = asyncio.create_task(AuditConsumers(js, db, settings).run(stop))
         web = asyncio.create_task(server.serve())
         log.info("audit listening on http://%s:%s", settings.host, settings.port)
         stopper = asyncio.create_task(stop.wait())
-        await asyncio.wait({consumers, web, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait({web, stopper}, return_when=asyncio.FIRST_COMPLETED)
         stop.set()
         server.should_exit = True
-        await asyncio.gather(consumers, web, return_exceptions=False)
+        await web
         stopper.cancel()
     finally:
-        await nc.drain()
+        await consumers.stop()
         await db.close()
 
 

@@ -6,9 +6,6 @@ import asyncio
 import logging
 import signal
 
-import nats
-
-from mlconnector.common.streams import declare_all
 from mlconnector.mapper.service import MapperService
 from mlconnector.mapper.settings import MapperSettings
 
@@ -16,13 +13,9 @@ log = logging.getLogger("mlconnector.mapper")
 
 
 async def serve(settings: MapperSettings, stop: asyncio.Event) -> None:
-    nc = await nats.connect(settings.nats_url, max_reconnect_attempts=-1, name="mapper")
-    try:
-        js = nc.jetstream()
-        await declare_all(js)
-        await MapperService(js, settings).run(stop)
-    finally:
-        await nc.drain()
+    # The broker's own loop, not a FastStream app: the signal handling stays ours, and the
+    # streams are declared (declare_all) before the subscriber binds its durable consumer.
+    await MapperService(settings).run(stop)
 
 
 async def _main(settings: MapperSettings) -> None:

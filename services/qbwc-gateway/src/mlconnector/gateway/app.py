@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
+from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from mlconnector.gateway.service import QbwcService
 from mlconnector.gateway.soap import (
@@ -81,17 +82,27 @@ def create_app(service: QbwcService) -> FastAPI:
             # Stop reading early: a chunked body has no length to check up front.
             if len(body) > settings.qbwc_max_body_bytes:
                 return _fault(client_fault("The request body is larger than this gateway accepts"))
-        try:
-            call = parse_call(bytes(body), max_bytes=settings.qbwc_max_body_bytes)
-            result = await handlers[call.operation](call)
-        except SoapFault as fault:
-            log.warning("SOAP fault %s: %s", fault.faultcode, fault.faultstring)
-            return _fault(fault)
-        except Exception:
-            log.exception("SOAP call failed")
-            return _fault(
-                SoapFault("soap:Server", "The gateway could not process the call; see its log")
-            )
+        # One span per SOAP call, named after the operation once the body says which; the
+        # service adds qbwc.connection when the ticket or user name resolves to one.
+        with service.tracer.start_as_current_span(
+            "qbwc SOAP", kind=SpanKind.SERVER, record_exception=False, set_status_on_exception=False
+        ) as span:
+            try:
+                call = parse_call(bytes(body), max_bytes=settings.qbwc_max_body_bytes)
+                span.update_name(f"qbwc {call.operation}")
+                span.set_attribute("qbwc.operation", call.operation)
+                result = await handlers[call.operation](call)
+            except SoapFault as fault:
+                log.warning("SOAP fault %s: %s", fault.faultcode, fault.faultstring)
+                span.set_status(Status(StatusCode.ERROR, f"{fault.faultcode}: {fault.faultstring}"))
+                return _fault(fault)
+            except Exception as exc:
+                log.exception("SOAP call failed")
+                span.record_exception(exc)
+                span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
+                return _fault(
+                    SoapFault("soap:Server", "The gateway could not process the call; see its log")
+                )
         return Response(render_result(call.operation, result), media_type=XML)
 
     @app.get("/qbwc")

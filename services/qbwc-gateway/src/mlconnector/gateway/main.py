@@ -8,10 +8,11 @@ import logging
 import signal
 from collections.abc import Iterator
 
-import nats
 import uvicorn
 
+from mlconnector.common.broker import jetstream, make_broker
 from mlconnector.common.streams import declare_all
+from mlconnector.common.telemetry import make_tracer_provider
 from mlconnector.gateway.app import create_app
 from mlconnector.gateway.service import QbwcService
 from mlconnector.gateway.settings import GatewaySettings
@@ -20,11 +21,17 @@ log = logging.getLogger("mlconnector.gateway")
 
 
 async def serve(settings: GatewaySettings) -> None:
-    # Keep reconnecting rather than crash-loop when NATS restarts or starts after us.
-    nc = await nats.connect(settings.nats_url, max_reconnect_attempts=-1, name="qbwc-gateway")
+    # One provider for the broker's spans and the gateway's own (SOAP calls, commands), shut
+    # down at the end so the last spans are exported before the process exits.
+    provider = make_tracer_provider(
+        settings.otel_service_name or "qbwc-gateway", settings.otel_exporter_otlp_endpoint
+    )
+    # make_broker keeps reconnecting rather than crash-loop when NATS restarts or starts late.
+    broker = make_broker(settings, "qbwc-gateway", tracer_provider=provider)
+    await broker.connect()
     try:
-        await declare_all(nc.jetstream())
-        service = await QbwcService.open(nc, settings)
+        await declare_all(jetstream(broker))
+        service = await QbwcService.open(broker, settings, tracer_provider=provider)
         config = uvicorn.Config(
             create_app(service),
             host=settings.qbwc_host,
@@ -40,7 +47,8 @@ async def serve(settings: GatewaySettings) -> None:
         # outcome publish and ack already started reaches the server.
         await server.serve()
     finally:
-        await nc.drain()
+        await broker.stop()  # drains the connection
+        provider.shutdown()
     log.info("QBWC gateway stopped")
 
 

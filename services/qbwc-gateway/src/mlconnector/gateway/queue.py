@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from nats.aio.client import Client
 from nats.aio.msg import Msg
@@ -37,6 +37,11 @@ class Delivery:
     reply: str
     attempt: int  # JetStream's delivery count: the outcome id is <command id>:<attempt>
     stream_seq: int
+    # The trace the mapper published it in (W3C traceparent/tracestate headers), if any.
+    trace: dict[str, str] = field(default_factory=dict)
+
+
+TRACE_HEADERS = ("traceparent", "tracestate")
 
 
 class CommandQueue:
@@ -129,7 +134,9 @@ class CommandQueue:
             )
             await self.term(msg.reply)
             return None
-        return Delivery(command, msg.reply, meta.num_delivered, meta.sequence.stream)
+        headers = msg.headers or {}
+        trace = {name: headers[name] for name in TRACE_HEADERS if headers.get(name)}
+        return Delivery(command, msg.reply, meta.num_delivered, meta.sequence.stream, trace)
 
     async def load(self, stream_seq: int) -> Command:
         raw = await self._js.get_msg(QB_COMMANDS.name, stream_seq)

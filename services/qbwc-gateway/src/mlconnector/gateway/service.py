@@ -3,6 +3,11 @@
 One session round: sendRequestXML takes held and newly fetched commands, resolves their
 late references, writes in-flight markers and returns one qbXML message; receiveResponseXML
 publishes an outcome per request and only then acks (or naks) the command.
+
+Tracing: every SOAP call is a span (app.py). A command that arrived with a `traceparent`
+header gets its "send" and "outcome" spans in that trace (the one st-ingest started for the
+ServiceTitan event), linked to the SOAP call's span; outcomes are published through the
+FastStream broker, so audit continues the same trace.
 """
 
 from __future__ import annotations
@@ -10,14 +15,21 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Literal
 
+from faststream.nats import NatsBroker
 from lxml import etree
-from nats.aio.client import Client
 from nats.js import JetStreamContext
 from nats.js.errors import KeyNotFoundError
 from nats.js.kv import KeyValue
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.trace import Link, Span, SpanKind, Tracer
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+from opentelemetry.util.types import AttributeValue
 from pydantic import BaseModel
 
 from mlconnector.common.connections import ConnectionStore
@@ -35,7 +47,7 @@ from mlconnector.common.qbxml import (
 )
 from mlconnector.common.qbxml import schema as qbschema
 from mlconnector.common.qbxml.status import NO_MATCH
-from mlconnector.common.streams import KV_INFLIGHT, outcome_subject
+from mlconnector.common.streams import KV_INFLIGHT, QB_OUTCOMES, outcome_subject
 from mlconnector.common.xmlsafe import UnsafeXMLError
 from mlconnector.gateway.queue import CommandQueue
 from mlconnector.gateway.sessions import Item, Sent, SessionState, SessionStore, new_ticket
@@ -47,6 +59,15 @@ SERVER_VERSION = "ml-connector qbwc-gateway 0.1.0"
 UNKNOWN_TICKET = "unknown or expired ticket"
 # Verified when the user name is unknown, so a wrong name costs as long as a wrong password.
 _DUMMY_HASH = hash_password("not-a-real-password")
+# How long to wait for JetStream's PubAck of an outcome; FastStream's default (0.5 s) is
+# shorter than nats-py's, and a timeout here leaves the command unsettled for a retry.
+OUTCOME_PUBLISH_TIMEOUT_SECONDS = 5.0
+_PROPAGATOR = TraceContextTextMapPropagator()
+
+
+def annotate_connection(connection: str) -> None:
+    """Name the connection on the SOAP call's span once the ticket or user says which."""
+    trace.get_current_span().set_attribute("qbwc.connection", connection)
 
 
 class InflightMarker(BaseModel):
@@ -60,10 +81,6 @@ def _xml(element: etree._Element) -> str:
     return str(etree.tostring(element, encoding="unicode"))
 
 
-def _schema_available() -> bool:
-    return qbschema.anchors_dir() is not None
-
-
 @dataclass
 class _Plan:
     """One round being assembled by sendRequestXML."""
@@ -75,16 +92,21 @@ class _Plan:
 class QbwcService:
     def __init__(
         self,
-        nc: Client,
+        broker: NatsBroker,
         settings: GatewaySettings,
         connections: ConnectionStore,
         sessions: SessionStore,
         id_map: IdMap,
         inflight: KeyValue,
         queue: CommandQueue,
+        tracer: Tracer,
     ) -> None:
-        self._nc = nc
-        self._js: JetStreamContext = nc.jetstream()
+        # Outcomes go through the broker (its telemetry middleware); pulls, acks and KV use
+        # its nats-py connection directly.
+        self._broker = broker
+        self._nc = broker.connection
+        self._js: JetStreamContext = self._nc.jetstream()
+        self.tracer = tracer
         self.settings = settings
         self._connections = connections
         self._sessions = sessions
@@ -93,16 +115,26 @@ class QbwcService:
         self._queue = queue
 
     @classmethod
-    async def open(cls, nc: Client, settings: GatewaySettings) -> QbwcService:
+    async def open(
+        cls,
+        broker: NatsBroker,
+        settings: GatewaySettings,
+        *,
+        tracer_provider: TracerProvider | None = None,
+    ) -> QbwcService:
+        """`broker` must be connected; `tracer_provider` should be the broker's own, so the
+        gateway's spans and the middleware's are exported together (default: the global)."""
+        nc = broker.connection
         js = nc.jetstream()
         return cls(
-            nc,
+            broker,
             settings,
             await ConnectionStore.open(js),
             await SessionStore.open(js),
             await IdMap.open(js),
             await js.key_value(KV_INFLIGHT),
             await CommandQueue.open(nc, settings.qbwc_ack_wait_seconds),
+            trace.get_tracer("mlconnector.gateway", tracer_provider=tracer_provider),
         )
 
     def is_connected(self) -> bool:
@@ -125,6 +157,7 @@ class QbwcService:
         if connection is None or not valid:
             log.warning("authenticate refused for QBWC user %r", username)
             return ["", "nvu"]
+        annotate_connection(connection.name)
         await self._take_over(connection.name)
         state = SessionState(
             ticket=new_ticket(), connection=connection.name, tenant=connection.tenant
@@ -136,7 +169,7 @@ class QbwcService:
         return [state.ticket, connection.company_file or ""]
 
     async def send_request_xml(self, ticket: str) -> str:
-        state = await self._sessions.get(ticket)
+        state = await self._session(ticket)
         if state is None:
             return ""
         state.rounds += 1
@@ -154,7 +187,7 @@ class QbwcService:
     async def receive_response_xml(
         self, ticket: str, response: str, hresult: str, message: str
     ) -> int:
-        state = await self._sessions.get(ticket)
+        state = await self._session(ticket)
         if state is None:
             return -1
         if hresult:
@@ -184,7 +217,7 @@ class QbwcService:
         return await self._percent(state)
 
     async def connection_error(self, ticket: str, hresult: str, message: str) -> str:
-        state = await self._sessions.get(ticket)
+        state = await self._session(ticket)
         if state is None:
             return "done"
         state.last_error = (
@@ -197,14 +230,14 @@ class QbwcService:
         return "done"
 
     async def get_last_error(self, ticket: str) -> str:
-        state = await self._sessions.get(ticket)
+        state = await self._session(ticket)
         if state is None:
             return UNKNOWN_TICKET
         # Never "NoOp": that would make the Web Connector poll a session with nothing to do.
         return state.last_error or "No error"
 
     async def close_connection(self, ticket: str) -> str:
-        state = await self._sessions.get(ticket)
+        state = await self._session(ticket)
         if state is None:
             return "Unknown ticket"
         await self._release([*state.sent_items(), *state.held], 0.0)
@@ -213,6 +246,12 @@ class QbwcService:
         return state.summary()
 
     # --- sessions ------------------------------------------------------------------------
+
+    async def _session(self, ticket: str) -> SessionState | None:
+        state = await self._sessions.get(ticket)
+        if state is not None:
+            annotate_connection(state.connection)
+        return state
 
     async def _take_over(self, connection: str) -> None:
         """The Web Connector runs one session per application at a time: an earlier session
@@ -260,6 +299,7 @@ class QbwcService:
                     stream_seq=delivery.stream_seq,
                     reply=delivery.reply,
                     attempt=delivery.attempt,
+                    trace=delivery.trace,
                 )
                 candidates.append((item, command))
 
@@ -284,7 +324,14 @@ class QbwcService:
         state.sent = [sent for sent, _ in plan.requests]
         now = dt.datetime.now(dt.UTC)
         for sent in state.sent:
-            if sent.kind == "request":
+            with self._command_span(
+                f"qbwc send {sent.kind}",
+                state,
+                sent.item,
+                {"qbwc.request_id": sent.request_id},
+            ):
+                if sent.kind != "request":
+                    continue
                 # Written before QuickBooks can see the request: if its answer never comes
                 # back, the next attempt looks the object up first (DESIGN rule 1).
                 marker = InflightMarker(
@@ -441,8 +488,6 @@ class QbwcService:
         """The qbXML message; a request the schema refuses fails alone instead of making
         QuickBooks refuse the whole message (0x80040400) every cycle."""
         message = build_message([Request(s.request_id, e) for s, e in plan.requests])
-        if not _schema_available():
-            return message
         try:
             await asyncio.to_thread(qbschema.validate, message)
             return message
@@ -688,11 +733,60 @@ class QbwcService:
             request_qbxml=request_qbxml,
             response_qbxml=response_qbxml,
         )
-        await self._js.publish(
-            outcome_subject(state.connection),
-            record.model_dump_json().encode(),
-            headers={"Nats-Msg-Id": record.outcome_id},
-        )
+        with self._command_span(
+            f"qbwc outcome {outcome}",
+            state,
+            item,
+            {"mlconnector.outcome": outcome, "mlconnector.event_id": command.event_id},
+        ):
+            # Inside the span: the broker's producer spans are its children and the outcome
+            # message's traceparent continues the command's trace.
+            await self._broker.publish(
+                record.model_dump_json().encode(),
+                outcome_subject(state.connection),
+                headers={"Nats-Msg-Id": record.outcome_id},
+                correlation_id=record.outcome_id,
+                # With a stream the broker waits for the PubAck: the command is settled
+                # (acked, naked or terminated) only after its outcome is stored.
+                stream=QB_OUTCOMES.name,
+                timeout=OUTCOME_PUBLISH_TIMEOUT_SECONDS,
+            )
+
+    # --- tracing -----------------------------------------------------------------------
+
+    @contextmanager
+    def _command_span(
+        self,
+        name: str,
+        state: SessionState,
+        item: Item,
+        attributes: dict[str, AttributeValue],
+    ) -> Iterator[Span]:
+        """A span about one command: in the command's own trace when it arrived with one
+        (linked to the SOAP call's span), else a child of the SOAP call's span."""
+        soap_call = trace.get_current_span().get_span_context()
+        incoming = _PROPAGATOR.extract(item.trace) if item.trace else None
+        links: list[Link] = []
+        if incoming is not None and trace.get_current_span(incoming).get_span_context().is_valid:
+            if soap_call.is_valid:
+                links.append(Link(soap_call))
+        else:
+            incoming = None  # no (valid) traceparent: stay in the SOAP call's trace
+        with self.tracer.start_as_current_span(
+            name,
+            context=incoming,
+            kind=SpanKind.INTERNAL,
+            links=links,
+            attributes={
+                "qbwc.connection": state.connection,
+                "mlconnector.command_id": item.command_id,
+                "mlconnector.entity": item.entity,
+                "mlconnector.st_id": item.st_id,
+                "mlconnector.attempt": item.attempt,
+                **attributes,
+            },
+        ) as span:
+            yield span
 
     # --- in-flight markers -------------------------------------------------------------
 

@@ -34,6 +34,9 @@ class Item(BaseModel):
     stream_seq: int
     reply: str
     attempt: int
+    # The command's trace headers, kept with the session so that whichever replica settles
+    # it publishes the outcome in the trace the ServiceTitan event started.
+    trace: dict[str, str] = Field(default_factory=dict)
     # The lookup found nothing: the request itself goes next, without another lookup.
     lookup_done: bool = False
 

@@ -10,10 +10,11 @@ import sys
 from collections.abc import Iterator
 
 import httpx
-import nats
 import uvicorn
 
+from mlconnector.common.broker import jetstream, make_broker
 from mlconnector.common.streams import KV_WATERMARKS, check_token, declare_all
+from mlconnector.common.telemetry import make_tracer_provider
 from mlconnector.ingest.app import create_app
 from mlconnector.ingest.auth import TokenProvider
 from mlconnector.ingest.client import StClient
@@ -57,10 +58,18 @@ async def run(settings: IngestSettings, stop: asyncio.Event | None = None) -> No
     """Serve and poll until `stop` is set (SIGTERM/SIGINT set it when run from `main`)."""
     check_settings(settings)
     stop = stop or asyncio.Event()
-    nc = await nats.connect(settings.nats_url, max_reconnect_attempts=-1)
+    # Our own provider (not one make_broker makes and forgets): shut down at the end, it
+    # exports the last poll's spans before the process exits.
+    provider = make_tracer_provider(
+        settings.otel_service_name or "st-ingest", settings.otel_exporter_otlp_endpoint
+    )
+    broker = make_broker(settings, "st-ingest", tracer_provider=provider)
+    await broker.connect()
     http = httpx.AsyncClient(timeout=settings.st_http_timeout_seconds)
     try:
-        js = nc.jetstream()
+        # Publishing goes through the broker (traces); KV and stream declaration use its
+        # JetStream context directly, on the same connection.
+        js = jetstream(broker)
         await declare_all(js)
         tokens = TokenProvider(
             http,
@@ -77,7 +86,7 @@ async def run(settings: IngestSettings, stop: asyncio.Event | None = None) -> No
             max_retries=settings.st_max_retries,
         )
         poller = ExportPoller(
-            client, EventPublisher(js), await js.key_value(KV_WATERMARKS), settings.st_tenant
+            client, EventPublisher(broker), await js.key_value(KV_WATERMARKS), settings.st_tenant
         )
         scheduler = PollScheduler(poller, settings.st_poll_seconds)
         app = create_app(settings, lambda _tenant: scheduler.trigger(), scheduler)
@@ -120,7 +129,8 @@ async def run(settings: IngestSettings, stop: asyncio.Event | None = None) -> No
         await serving
     finally:
         await http.aclose()
-        await nc.drain()
+        await broker.stop()  # drains: publishes already started reach the server
+        provider.shutdown()
         log.info("st-ingest stopped")
 
 

@@ -12,7 +12,7 @@ from typing import Any
 from nats.js.errors import KeyNotFoundError
 from nats.js.kv import KeyValue
 
-from mlconnector.common.envelopes import StEvent
+from mlconnector.common.envelopes import StEvent, StRejection
 from mlconnector.common.models import EntityName, Invoice, Party
 from mlconnector.ingest.client import ExportFeed, StClient
 from mlconnector.ingest.publisher import EventPublisher
@@ -54,6 +54,8 @@ class FeedReport:
     duplicates: int = 0
     skipped_not_posted: int = 0
     errors: list[str] = field(default_factory=list)
+    # Bad records newly stored on st.rejected.* (a re-read page's are duplicates, not counted).
+    rejected: int = 0
 
 
 @dataclass
@@ -136,8 +138,8 @@ class ExportPoller:
             report.received += len(page.data)
             for raw in newest_per_id(page.data):
                 await self._handle(feed, raw, report)
-            # Saved only after the page's events are acked by JetStream: a crash re-reads
-            # the page, and the event ids make the re-publish a no-op.
+            # Saved only after the page's events and rejections are acked by JetStream: a
+            # crash re-reads the page, and their ids make the re-publish a no-op.
             if page.continue_from and page.continue_from != token:
                 await self._watermarks.put(key, page.continue_from.encode())
                 token = page.continue_from
@@ -162,7 +164,19 @@ class ExportPoller:
             record = feed.translate(raw)
         except TranslationError as exc:
             report.errors.append(str(exc))
-            log.error("skipping a bad record (the feed goes on): %s", exc)
+            log.error("rejecting a bad record (the feed goes on): %s", exc)
+            # Stored before the continuation token moves past it, so audit shows the operator
+            # every record that never became an event, with ServiceTitan's JSON.
+            rejection = StRejection(
+                tenant=self.tenant,
+                entity=feed.entity,
+                st_id=_int_or_none(exc.record_id),
+                error=str(exc),
+                # A record that is not even a JSON object is kept too, wrapped.
+                raw=raw if isinstance(raw, dict) else {"record": raw},
+            )
+            if await self._publisher.reject(rejection):
+                report.rejected += 1
             return
         if isinstance(record, Invoice) and record.sync_status != POSTED:
             # Accounting takes only invoices posted in a ServiceTitan batch; a later edit that
@@ -188,6 +202,11 @@ class ExportPoller:
             report.published += 1
         else:
             report.duplicates += 1
+
+
+def _int_or_none(value: object) -> int | None:
+    # A JSON true is an int to Python, never a ServiceTitan id.
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 class PollScheduler:
