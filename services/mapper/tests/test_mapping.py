@@ -357,3 +357,10 @@ def test_dates_are_iso() -> None:
     root = etree.fromstring(command.qbxml)
     assert root.findtext("InvoiceAdd/TxnDate") == "2024-12-31"
     assert root.find("InvoiceAdd/DueDate") is None
+
+
+def test_a_character_that_transliterates_to_a_colon_never_makes_a_job_separator() -> None:
+    from mlconnector.mapper.naming import qb_name
+
+    assert qb_name("\u0705", 1001) == "-"
+    assert qb_name("A\u0705B: C", 1001) == "A-B- C"

@@ -39,7 +39,8 @@ def qb_name(name: str, st_id: int, max_length: int = NAME_MAX) -> str:
     sharing their first 41 characters still get distinct QuickBooks names (names are unique
     across customers, vendors and employees together).
     """
-    clean = single_line(name.replace(":", "-"))
+    # After transliteration: some characters only become ':' there (e.g. Syriac U+0705).
+    clean = single_line(name).replace(":", "-")
     if not clean:
         return f"ServiceTitan #{st_id}"[:max_length]
     if len(clean) <= max_length:
