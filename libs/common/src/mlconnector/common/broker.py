@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import logging
 from typing import Any
 
 import nats.errors
@@ -61,6 +62,9 @@ def make_broker(
         middlewares=(NatsTelemetryMiddleware(tracer_provider=provider),),
         # Services start before or after the server; keep trying rather than crash-loop.
         max_reconnect_attempts=-1,
+        # FastStream logs every batch received/processed; that belongs in DEBUG, the audit
+        # trail is where an operator reads what happened to each record.
+        log_level=logging.DEBUG,
     )
 
 
