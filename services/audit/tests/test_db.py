@@ -5,9 +5,11 @@ from __future__ import annotations
 from audit_factories import CONN, TENANT, command_for, customer_event, invoice_event, outcome_for
 from sqlalchemy import func, select
 
-from mlconnector.audit.api import RecordQueries
-from mlconnector.audit.db import AuditDb, CommandRow, EventRow, Incoming, OutcomeRow, RecordRow
+from mlconnector.audit.db import AuditDb
+from mlconnector.audit.queries import RecordQueries
 from mlconnector.audit.settings import AuditSettings, normalize_database_url
+from mlconnector.audit.tables import CommandRow, EventRow, OutcomeRow, RecordRow
+from mlconnector.audit.writes import Incoming
 
 
 async def count(db: AuditDb, table: type) -> int:
@@ -153,7 +155,8 @@ def test_database_url_defaults_and_rewrites(tmp_path: object) -> None:
 async def test_rejections_file_under_their_record_and_stay_idempotent(db: AuditDb) -> None:
     import datetime as dt
 
-    from mlconnector.audit.db import RejectionRow, rejection_record_st_id
+    from mlconnector.audit.tables import RejectionRow
+    from mlconnector.audit.writes import rejection_record_st_id
     from mlconnector.common.envelopes import StRejection
 
     at = dt.datetime(2024, 5, 2, 9, 30, tzinfo=dt.UTC)

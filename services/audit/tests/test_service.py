@@ -16,18 +16,14 @@ import uvicorn
 from audit_factories import CONN, TENANT, command_for, invoice_event, outcome_for
 from nats.js import JetStreamContext
 
-from mlconnector.audit.api import COLOURS, create_app
+from mlconnector.audit.api import create_app
 from mlconnector.audit.consumer import AuditConsumers
-from mlconnector.audit.db import (
-    AuditDb,
-    CommandRow,
-    EventRow,
-    Incoming,
-    OutcomeRow,
-    RejectionRow,
-)
+from mlconnector.audit.dashboard import COLOURS
+from mlconnector.audit.db import AuditDb
 from mlconnector.audit.main import _Server
 from mlconnector.audit.settings import AuditSettings
+from mlconnector.audit.tables import CommandRow, EventRow, OutcomeRow, RejectionRow
+from mlconnector.audit.writes import Incoming
 from mlconnector.common.connections import Connection, ConnectionStore
 from mlconnector.common.envelopes import Command, StEvent, StRejection
 from mlconnector.common.streams import (

@@ -21,8 +21,9 @@ from nats.js import JetStreamContext, api
 from opentelemetry.sdk.trace import TracerProvider
 from pydantic import ValidationError
 
-from mlconnector.audit.db import AuditDb, Incoming
+from mlconnector.audit.db import AuditDb
 from mlconnector.audit.settings import AuditSettings
+from mlconnector.audit.writes import Incoming
 from mlconnector.common.broker import jetstream, make_broker
 from mlconnector.common.envelopes import Command, Outcome, QbChange, StEvent, StRejection
 from mlconnector.common.streams import ALL_STREAMS, StreamDef, declare_all

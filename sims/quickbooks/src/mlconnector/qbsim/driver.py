@@ -32,7 +32,9 @@ from lxml import etree
 from mlconnector.common.qbxml.response import QbxmlResponseError, parse_response
 from mlconnector.common.xmlsafe import UnsafeXMLError, parse_untrusted
 from mlconnector.qbsim.company import Company
-from mlconnector.qbsim.processor import QbxmlParseError, QbxmlProcessor, host_query_response
+from mlconnector.qbsim.errors import QbxmlParseError
+from mlconnector.qbsim.host import host_query_response
+from mlconnector.qbsim.processor import QbxmlProcessor
 
 QBWC_NS = "http://developer.intuit.com/"
 SOAP_ENV_NS = "http://schemas.xmlsoap.org/soap/envelope/"

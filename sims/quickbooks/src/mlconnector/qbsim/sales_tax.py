@@ -1,0 +1,41 @@
+"""US sales tax on a sale, computed the way QuickBooks computes it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+
+from mlconnector.qbsim.amounts import round_cents
+from mlconnector.qbsim.invoice_lines import InvoiceLine
+from mlconnector.qbsim.items import item
+from mlconnector.qbsim.sales_tax_codes import is_taxable_code
+from mlconnector.qbsim.store import Store
+
+
+def sales_tax(
+    store: Store,
+    lines: Sequence[InvoiceLine],
+    customer_code_id: str | None,
+    tax_item_id: str | None,
+) -> tuple[Decimal, Decimal]:
+    """The tax rate (percent) and the tax amount on `lines`.
+
+    A line is taxed when its own code is taxable and the customer's code is taxable; the tax
+    item's rate applies to the taxable subtotal, rounded once (not per line).
+    """
+    taxable = Decimal("0.00")
+    if is_taxable_code(store, customer_code_id) or customer_code_id is None:
+        taxable = sum(
+            (
+                line.amount
+                for line in lines
+                if line.sales_tax_code is not None
+                and is_taxable_code(store, line.sales_tax_code.list_id)
+            ),
+            Decimal("0.00"),
+        )
+    rate = Decimal("0")
+    if tax_item_id is not None:
+        tax_item = item(store, tax_item_id)
+        rate = tax_item.tax_rate or Decimal("0")
+    return rate, round_cents(taxable * rate / 100)

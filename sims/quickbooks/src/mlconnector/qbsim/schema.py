@@ -1,0 +1,68 @@
+"""The company file's SQLite schema: one table per list or transaction, one per line type."""
+
+from __future__ import annotations
+
+SCHEMA_VERSION = 1
+
+SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE accounts (
+    list_id TEXT PRIMARY KEY, time_created TEXT NOT NULL, time_modified TEXT NOT NULL,
+    modified_epoch INTEGER NOT NULL, edit_sequence TEXT NOT NULL,
+    name TEXT NOT NULL, full_name TEXT NOT NULL, is_active INTEGER NOT NULL,
+    parent_id TEXT REFERENCES accounts(list_id), sublevel INTEGER NOT NULL,
+    account_type TEXT NOT NULL, special_account_type TEXT, account_number TEXT,
+    description TEXT, balance TEXT NOT NULL
+);
+CREATE UNIQUE INDEX accounts_full_name ON accounts (full_name COLLATE NOCASE);
+CREATE TABLE sales_tax_codes (
+    list_id TEXT PRIMARY KEY, time_created TEXT NOT NULL, time_modified TEXT NOT NULL,
+    modified_epoch INTEGER NOT NULL, edit_sequence TEXT NOT NULL,
+    name TEXT NOT NULL, is_active INTEGER NOT NULL, is_taxable INTEGER NOT NULL,
+    description TEXT
+);
+CREATE UNIQUE INDEX sales_tax_codes_name ON sales_tax_codes (name COLLATE NOCASE);
+CREATE TABLE items (
+    list_id TEXT PRIMARY KEY, time_created TEXT NOT NULL, time_modified TEXT NOT NULL,
+    modified_epoch INTEGER NOT NULL, edit_sequence TEXT NOT NULL,
+    item_type TEXT NOT NULL, name TEXT NOT NULL, full_name TEXT NOT NULL,
+    is_active INTEGER NOT NULL, parent_id TEXT REFERENCES items(list_id),
+    sublevel INTEGER NOT NULL, description TEXT, price TEXT, price_percent TEXT,
+    account_id TEXT REFERENCES accounts(list_id),
+    sales_tax_code_id TEXT REFERENCES sales_tax_codes(list_id),
+    tax_rate TEXT, tax_vendor_id TEXT
+);
+CREATE UNIQUE INDEX items_full_name ON items (full_name COLLATE NOCASE);
+CREATE TABLE entities (
+    list_id TEXT PRIMARY KEY, time_created TEXT NOT NULL, time_modified TEXT NOT NULL,
+    modified_epoch INTEGER NOT NULL, edit_sequence TEXT NOT NULL,
+    kind TEXT NOT NULL, name TEXT NOT NULL, full_name TEXT NOT NULL,
+    is_active INTEGER NOT NULL, parent_id TEXT REFERENCES entities(list_id),
+    sublevel INTEGER NOT NULL, company_name TEXT, first_name TEXT, last_name TEXT,
+    bill_address TEXT, ship_address TEXT, phone TEXT, email TEXT,
+    balance TEXT NOT NULL, sales_tax_code_id TEXT, item_sales_tax_id TEXT,
+    account_number TEXT, notes TEXT, external_guid TEXT
+);
+-- One name list for customers, vendors (and, in QuickBooks, employees and other names).
+CREATE UNIQUE INDEX entities_full_name ON entities (full_name COLLATE NOCASE);
+CREATE TABLE invoices (
+    txn_id TEXT PRIMARY KEY, time_created TEXT NOT NULL, time_modified TEXT NOT NULL,
+    modified_epoch INTEGER NOT NULL, edit_sequence TEXT NOT NULL, txn_number INTEGER NOT NULL,
+    customer_id TEXT NOT NULL REFERENCES entities(list_id),
+    ar_account_id TEXT NOT NULL REFERENCES accounts(list_id),
+    txn_date TEXT NOT NULL, ref_number TEXT, bill_address TEXT, ship_address TEXT,
+    is_pending INTEGER NOT NULL, po_number TEXT, due_date TEXT NOT NULL, ship_date TEXT NOT NULL,
+    subtotal TEXT NOT NULL, item_sales_tax_id TEXT, sales_tax_percentage TEXT NOT NULL,
+    sales_tax_total TEXT NOT NULL, applied_amount TEXT NOT NULL,
+    balance_remaining TEXT NOT NULL, memo TEXT, is_paid INTEGER NOT NULL,
+    is_to_be_printed INTEGER NOT NULL, is_to_be_emailed INTEGER NOT NULL,
+    customer_sales_tax_code_id TEXT, other TEXT, external_guid TEXT
+);
+CREATE INDEX invoices_ref_number ON invoices (ref_number);
+CREATE TABLE invoice_lines (
+    txn_line_id TEXT PRIMARY KEY, txn_id TEXT NOT NULL REFERENCES invoices(txn_id),
+    position INTEGER NOT NULL, item_id TEXT REFERENCES items(list_id), description TEXT,
+    quantity TEXT, rate TEXT, rate_percent TEXT, amount TEXT NOT NULL, service_date TEXT,
+    sales_tax_code_id TEXT REFERENCES sales_tax_codes(list_id)
+);
+"""
