@@ -10,7 +10,7 @@ from mlconnector.common.connections import Connection
 
 
 class QwcError(ValueError):
-    pass
+    """The .qwc would be refused by the Web Connector (bad URL, schedule)."""
 
 
 def build_qwc(connection: Connection, app_url: str, run_every_minutes: int = 5) -> str:

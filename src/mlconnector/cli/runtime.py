@@ -47,7 +47,7 @@ def read_state() -> RunState | None:
 
 
 class NoNatsError(RuntimeError):
-    pass
+    """Neither NATS_URL nor a running `mlconnector up` says where the system is."""
 
 
 def nats_url() -> str:

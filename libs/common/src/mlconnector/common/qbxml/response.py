@@ -36,7 +36,7 @@ class ResponseStatus:
 
 
 class QbxmlResponseError(ValueError):
-    pass
+    """A response that is not a qbXML response document (no QBXMLMsgsRs, no statusCode)."""
 
 
 def parse_response(xml: str | bytes) -> list[ResponseStatus]:
