@@ -3,6 +3,7 @@ and a minimal QBWC SOAP server (http.server on a free port) that follows the WSD
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -16,6 +17,9 @@ from lxml import etree
 from zeep import Client
 
 from mlconnector.qbsim.company import Company, seed_contractor
+
+# Makes `qbsim_messages` (request builders shared by the processor tests) importable.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 NS = "http://developer.intuit.com/"
 SOAP_NS = "http://schemas.xmlsoap.org/soap/envelope/"

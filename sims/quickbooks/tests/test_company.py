@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
@@ -10,15 +11,20 @@ from pathlib import Path
 import pytest
 
 from mlconnector.qbsim.company import (
+    Application,
+    BillDraft,
+    BillLineDraft,
     Company,
     CustomerDraft,
     InvoiceDraft,
     InvoiceLineDraft,
     ListFilter,
+    PaymentDraft,
     QbError,
     RefSpec,
     seed_contractor,
 )
+from mlconnector.qbsim.schema import SCHEMA, SCHEMA_VERSION
 
 FixedClock = Callable[[], datetime]
 
@@ -68,8 +74,8 @@ def test_edit_sequence_changes_on_every_modification(company: Company) -> None:
     customer = company.add_customer(CustomerDraft(name="Adams"))
     first = customer.core.edit_sequence
     # Two modifications within one second still get different EditSequences.
-    company._touch("entities", "list_id", customer.core.list_id)
-    company._touch("entities", "list_id", customer.core.list_id)
+    company.touch("entities", "list_id", customer.core.list_id)
+    company.touch("entities", "list_id", customer.core.list_id)
     after = company.entity(customer.core.list_id).core.edit_sequence
     assert int(after) >= int(first) + 2
 
@@ -117,3 +123,78 @@ def test_failed_add_leaves_no_trace(company: Company) -> None:
         company.add_invoice(InvoiceDraft(customer=RefSpec(full_name="Nobody")))
     assert refused.value.code == 3140
     assert company.invoices() == []
+
+
+def test_payments_bills_and_lists_persist_across_reopen(tmp_path: Path, clock: FixedClock) -> None:
+    path = tmp_path / "company.sqlite"
+    with Company(path, clock=clock) as first:
+        seed_contractor(first)
+        first.add_class("Solar")
+        first.add_customer(CustomerDraft(name="Adams", terms=RefSpec(full_name="Net 30")))
+        invoice = first.add_invoice(
+            InvoiceDraft(
+                customer=RefSpec(full_name="Adams"),
+                ref_number="1001",
+                lines=[InvoiceLineDraft(item=RefSpec(full_name="Labor"), quantity=Decimal(3))],
+            )
+        )
+        payment = first.receive_payment(
+            PaymentDraft(
+                customer=RefSpec(full_name="Adams"),
+                total_amount=Decimal("300.00"),
+                applications=[Application(invoice.txn_id, Decimal("200.00"))],
+                payment_method=RefSpec(full_name="Visa"),
+            )
+        )
+        bill = first.add_bill(
+            BillDraft(
+                vendor=RefSpec(full_name="Ferguson Supply"),
+                ref_number="INV-5521",
+                lines=[
+                    BillLineDraft(
+                        kind="Expense",
+                        account=RefSpec(full_name="Job Materials"),
+                        amount=Decimal("412.18"),
+                        class_ref=RefSpec(full_name="Solar"),
+                    )
+                ],
+            )
+        )
+    with Company(path) as reopened:
+        again = reopened.invoice(invoice.txn_id)
+        assert (again.total, again.applied_amount, again.balance_remaining, again.is_paid) == (
+            Decimal("285.00"),
+            Decimal("-200.00"),
+            Decimal("85.00"),
+            False,
+        )
+        # Terms from the customer: Net 30 after 2024-05-01.
+        assert again.due_date.isoformat() == "2024-05-31"
+        assert reopened.payments() == [payment]
+        assert payment.unused_payment == Decimal("100.00")
+        assert reopened.bills() == [bill]
+        assert bill.due_date.isoformat() == "2024-05-31"  # Ferguson's Net 30
+        assert "Solar" in [c.full_name for c in reopened.classes()]
+        adams = reopened.customer_by_name("Adams")
+        assert adams is not None
+        assert adams.balance == Decimal("-15.00")  # 285.00 owed - 300.00 paid
+
+
+def test_a_version_1_company_file_is_upgraded_in_place(tmp_path: Path, clock: FixedClock) -> None:
+    path = tmp_path / "old.sqlite"
+    db = sqlite3.connect(path)
+    db.executescript(f"BEGIN; {SCHEMA} PRAGMA user_version = 1; COMMIT;")
+    db.close()
+    with Company(path, clock=clock) as upgraded:
+        assert upgraded.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        seed_contractor(upgraded)
+        assert [t.name for t in upgraded.terms()][:2] == ["1% 10 Net 30", "Due on receipt"]
+    with Company(path) as reopened:
+        assert not reopened.is_empty
+
+
+def test_iterators_are_not_kept_in_the_file(tmp_path: Path, clock: FixedClock) -> None:
+    with Company(tmp_path / "c.sqlite", clock=clock) as company:
+        company.iterators["{x}"] = []
+    with Company(tmp_path / "c.sqlite", clock=clock) as company:
+        assert company.iterators == {}

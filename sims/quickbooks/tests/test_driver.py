@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import httpx
@@ -9,12 +10,15 @@ from lxml import etree
 
 from mlconnector.common.qbxml import parse_response
 from mlconnector.qbsim.company import Company
+from mlconnector.qbsim.cycle_report import CycleReport
 from mlconnector.qbsim.driver import (
     DEFAULT_COMPANY_FILE,
+    HCP_REQUEST,
     QBWC_VERSION,
     SoapClient,
     WebConnectorDriver,
 )
+from mlconnector.qbsim.host import PRODUCT_NAME
 
 from .conftest import FakeGateway, wsdl_params
 
@@ -143,10 +147,15 @@ def test_other_company_file_reports_connection_error(
     assert [op for op, _ in gateway.calls][-1] == "connectionError"
     assert dict(gateway.calls)["connectionError"] == {
         "ticket": "ticket-1",
-        "hresult": "0x80040408",
-        "message": "Could not start QuickBooks.",
+        "hresult": "0x8004040A",
+        "message": "A QuickBooks company data file is already open and it is different from "
+        "the one requested.",
     }
-    assert len(report.errors) == 1
+    assert report.errors == [
+        f"company file 'C:\\\\Company Files\\\\Other.QBW' is not the one open "
+        f"({DEFAULT_COMPANY_FILE!r})"
+    ]
+    assert not report.ok
 
 
 def test_refused_message_goes_back_as_hresult(gateway: FakeGateway, company: Company) -> None:
@@ -227,3 +236,152 @@ def test_soap_fault_is_an_error(company: Company) -> None:
         driver = WebConnectorDriver("http://gateway/qbwc", "u", "p", company, http=http)
         report = driver.run_cycle()
     assert report.errors == ["serverVersion: SOAP fault soap:Server: boom"]
+
+
+def answer_with(gateway: FakeGateway, operation: str, result: Any) -> None:
+    """Make the scripted server answer `operation` with `result` (the rest as before)."""
+    original = gateway.answer
+
+    def answer(op: str, params: dict[str, Any]) -> Any:
+        return result if op == operation else original(op, params)
+
+    gateway.answer = answer  # type: ignore[method-assign]
+
+
+def test_client_version_warning_goes_on(gateway: FakeGateway, company: Company) -> None:
+    answer_with(gateway, "clientVersion", "W:Please upgrade the Web Connector soon.")
+    gateway.requests = [CUSTOMER_ADD]
+    with driver_for(gateway, company) as driver:
+        report = driver.run_cycle()
+    assert report.client_version_warning == "Please upgrade the Web Connector soon."
+    assert report.requests_processed == 1
+    assert report.ok
+    assert report.lines()[1] == "  clientVersion warning: Please upgrade the Web Connector soon."
+
+
+def test_client_version_error_stops(gateway: FakeGateway, company: Company) -> None:
+    answer_with(gateway, "clientVersion", "E:This Web Connector is too old.")
+    with driver_for(gateway, company) as driver:
+        report = driver.run_cycle()
+    assert [op for op, _ in gateway.calls] == ["serverVersion", "clientVersion"]
+    assert report.errors == ["clientVersion refused: E:This Web Connector is too old."]
+
+
+def test_busy_ends_the_update(gateway: FakeGateway, company: Company) -> None:
+    gateway.auth_status = "busy"
+    gateway.auth_extra = ["120"]
+    with driver_for(gateway, company) as driver:
+        report = driver.run_cycle()
+        assert driver.delay_after(report, 5.0) == 120.0  # come back later
+    assert [op for op, _ in gateway.calls] == ["serverVersion", "clientVersion", "authenticate"]
+    assert (report.auth, report.postpone_seconds, report.ok) == ("busy", 120, False)
+    assert report.summary() == "authenticate: gateway busy, try later (busy) (postpone 120s)"
+
+
+def test_company_path_that_is_open_is_used(gateway: FakeGateway, company: Company) -> None:
+    gateway.auth_status = DEFAULT_COMPANY_FILE.upper()  # Windows paths ignore case
+    gateway.requests = [CUSTOMER_ADD]
+    with driver_for(gateway, company) as driver:
+        report = driver.run_cycle()
+    assert "connectionError" not in report.calls
+    assert dict(gateway.calls)["sendRequestXML"]["strCompanyFileName"] == DEFAULT_COMPANY_FILE
+    assert report.company_file == DEFAULT_COMPANY_FILE
+    assert company.customer_by_name("Garcia, Maria") is not None
+
+
+def test_connection_error_answer_naming_the_open_file_continues(
+    gateway: FakeGateway, company: Company
+) -> None:
+    gateway.auth_status = "C:\\Company Files\\Other.QBW"
+    gateway.connection_error_answer = DEFAULT_COMPANY_FILE
+    gateway.requests = [CUSTOMER_ADD]
+    with driver_for(gateway, company) as driver:
+        report = driver.run_cycle()
+    assert [op for op, _ in gateway.calls][2:5] == [
+        "authenticate",
+        "connectionError",
+        "sendRequestXML",
+    ]
+    assert report.requests_processed == 1
+    assert report.errors == []
+
+
+def test_first_send_carries_host_query_run_by_quickbooks(
+    gateway: FakeGateway, company: Company, assert_valid: Any
+) -> None:
+    gateway.requests = [CUSTOMER_ADD]
+    with driver_for(gateway, company) as driver:
+        driver.run_cycle()
+        expected = driver.processor.process(HCP_REQUEST)
+    send = dict(gateway.calls)["sendRequestXML"]
+    assert send["strHCPResponse"] == expected
+    assert_valid(send["strHCPResponse"])
+    [host] = parse_response(send["strHCPResponse"])
+    assert (host.response_type, host.status_code) == ("HostQueryRs", 0)
+    assert host.ret_text("ProductName") == PRODUCT_NAME
+    assert host.ret_text("Country") == "US"
+
+
+def test_postpone_delays_the_next_cycle_once(gateway: FakeGateway, company: Company) -> None:
+    gateway.auth_extra = ["45"]
+    delays: list[float] = []
+
+    def wait(seconds: float) -> bool:
+        delays.append(seconds)
+        gateway.auth_extra = []
+        return False
+
+    gateway.requests = [CUSTOMER_ADD]
+    with driver_for(gateway, company) as driver:
+        reports = driver.run_every(2.0, cycles=3, wait=wait)
+    assert [r.postpone_seconds for r in reports] == [45, None, None]
+    assert delays == [45.0, 2.0]
+    # The postponed update made no call after authenticate; the next one ran.
+    assert reports[0].calls == ["serverVersion", "clientVersion", "authenticate"]
+    assert (
+        reports[0].summary() == "authenticate: update postponed by the application (postpone 45s)"
+    )
+    assert reports[0].ok
+    assert reports[1].requests_processed == 1
+
+
+def test_min_run_interval_overrides_a_shorter_every(gateway: FakeGateway, company: Company) -> None:
+    gateway.auth_extra = ["", "300"]
+    delays: list[float] = []
+
+    def wait(seconds: float) -> bool:
+        delays.append(seconds)
+        gateway.auth_extra = []  # the interval set once stays in force
+        return False
+
+    with driver_for(gateway, company) as driver:
+        driver.run_every(60.0, cycles=3, wait=wait)
+        assert driver.min_run_every_seconds == 300
+        assert driver.delay_after(reports_with(postpone=600), 60.0) == 600.0
+        assert driver.delay_after(reports_with(postpone=None), 900.0) == 900.0
+    assert delays == [300.0, 300.0]
+
+
+def reports_with(postpone: int | None) -> CycleReport:
+    return CycleReport(postpone_seconds=postpone)
+
+
+def test_run_every_stops_when_asked(gateway: FakeGateway, company: Company) -> None:
+    stop = threading.Event()
+    with driver_for(gateway, company) as driver:
+        reports = driver.run_every(0.01, stop=stop, on_report=lambda r: stop.set())
+    assert len(reports) == 1
+
+
+def test_cycle_report_lines(gateway: FakeGateway, company: Company) -> None:
+    gateway.requests = [CUSTOMER_ADD, CUSTOMER_ADD]  # the second add collides: 3100
+    with driver_for(gateway, company) as driver:
+        report = driver.run_cycle()
+    lines = report.lines()
+    assert lines[0] == (
+        "cycle 1: 2 message(s) | 2 request(s) (CustomerAdd 2) | 3100: 1, ok: 1 | closed: 'OK'"
+    )
+    assert lines[1].split()[:2] == ["CustomerAddRs", "0"]
+    assert lines[2].split()[:2] == ["CustomerAddRs", "3100"]
+    assert report.requests_by_type == {"CustomerAddRs": 2}
+    assert report.statuses == [0, 3100]

@@ -403,11 +403,8 @@ def test_string_too_long_fails_only_that_request(company: Company, assert_valid:
         (message("<HostQueryRq/>").replace('<?qbxml version="13.0"?>\n', ""), "qbxml"),
         (message("<HostQueryRq/>", version="14.0"), "14.0"),
         (
-            message(
-                '<BillAddRq requestID="1"><BillAdd><VendorRef><FullName>X</FullName>'
-                "</VendorRef></BillAdd></BillAddRq>"
-            ),
-            "BillAddRq",
+            message('<CreditMemoQueryRq requestID="1"/>'),
+            "CreditMemoQueryRq",
         ),
         ('<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "b">]><QBXML/>', "DOCTYPE"),
     ],

@@ -1,4 +1,4 @@
-"""AccountQuery, and AccountRet (element order follows qbxml130.xsd)."""
+"""AccountAdd and AccountQuery, and AccountRet (element order follows qbxml130.xsd)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,10 @@ from lxml import etree
 
 from mlconnector.qbsim.accounts import Account
 from mlconnector.qbsim.company import Company
+from mlconnector.qbsim.errors import QbxmlParseError
 from mlconnector.qbsim.list_filters import list_filter
 from mlconnector.qbsim.outcomes import Outcome, query_outcome
+from mlconnector.qbsim.request_fields import boolean_of, ref_spec_of, text_of
 from mlconnector.qbsim.ret_fields import add_core, add_ref, amount_text, bool_text, sub
 
 
@@ -32,3 +34,20 @@ def account_ret(account: Account) -> etree._Element:
 def handle_account_query(company: Company, request: etree._Element) -> Outcome:
     accounts, missing = company.query_accounts(list_filter(company, request))
     return query_outcome([account_ret(a) for a in accounts], missing)
+
+
+def handle_account_add(company: Company, request: etree._Element) -> Outcome:
+    add = request.find("AccountAdd")
+    assert add is not None
+    for unsupported in ("DetailAccountType", "OpenBalance", "SalesTaxCodeRef", "CurrencyRef"):
+        if add.find(unsupported) is not None:
+            raise QbxmlParseError(f"the simulator does not implement <AccountAdd><{unsupported}>")
+    added = company.add_account(
+        text_of(add, "Name") or "",
+        text_of(add, "AccountType") or "",
+        account_number=text_of(add, "AccountNumber"),
+        description=text_of(add, "Desc"),
+        parent=ref_spec_of(add, "ParentRef"),
+        is_active=boolean_of(add, "IsActive") is not False,
+    )
+    return Outcome([account_ret(added)])

@@ -37,6 +37,7 @@ def add_account(
     account_number: str | None = None,
     description: str | None = None,
     parent: RefSpec | None = None,
+    is_active: bool = True,
 ) -> Account:
     now = store.now()
     with store.transaction():
@@ -53,7 +54,7 @@ def add_account(
                 *new_record_stamps(now),
                 name,
                 full_name,
-                1,
+                int(is_active),
                 parent_id,
                 parent_row["sublevel"] + 1 if parent_row else 0,
                 account_type,

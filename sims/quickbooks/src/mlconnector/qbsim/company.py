@@ -1,7 +1,8 @@
 """A QuickBooks Desktop company file, simulated in SQLite.
 
-Holds the lists (accounts, sales tax codes, items, customers/jobs, vendors) and the invoices that
-the qbXML processor reads and writes, with QuickBooks' own rules where they matter to an
+Holds the lists (accounts, classes, terms, payment methods, sales tax codes, items,
+customers/jobs, vendors) and the transactions (invoices, received payments, bills) that the qbXML
+processor reads and writes, with QuickBooks' own rules where they matter to an
 integration: ListID/TxnID shapes, an EditSequence that changes on every modification, names
 unique across customers and vendors, invalid references refused, totals and sales tax computed
 the way QuickBooks computes them, balances kept up to date.
@@ -12,61 +13,98 @@ processor only has to copy them into the response.
 `Company` is the one object callers hold: the storage (`Store`) with each list's and
 transaction's operations, which live in their own modules (`accounts`, `items`, `customers`,
 `invoices`, ...). A new list or transaction type is a new module plus its methods here.
+
+Inspection (plain Python, for the CLI and tests): `accounts()`, `classes()`, `terms()`,
+`payment_methods()`, `customers()`, `vendors()`, `invoices()`, `payments()`, `bills()` return
+frozen dataclasses with amounts and balances. `edit_party_as_user()` simulates the office
+manager editing a customer or vendor in QuickBooks (new EditSequence and TimeModified).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
+from typing import Any
 
 from mlconnector.qbsim import (
     accounts,
+    bills,
+    classes,
     customers,
     entities,
+    invoice_mods,
     invoice_query,
     invoices,
     items,
+    parties,
+    payment_methods,
+    payments,
     sales_tax_codes,
+    terms,
     vendors,
 )
 from mlconnector.qbsim.accounts import Account
 from mlconnector.qbsim.address import Address
+from mlconnector.qbsim.bills import Bill, BillDraft, BillLine, BillLineDraft
+from mlconnector.qbsim.classes import QbClass
 from mlconnector.qbsim.customers import CustomerDraft
 from mlconnector.qbsim.entities import Entity, EntityKind
 from mlconnector.qbsim.errors import QbError
 from mlconnector.qbsim.ids import Clock, ListCore, local_now
 from mlconnector.qbsim.invoice_lines import InvoiceLine, InvoiceLineDraft
+from mlconnector.qbsim.invoice_mods import InvoiceChanges, InvoiceLineChange
 from mlconnector.qbsim.invoice_query import InvoiceFilter
 from mlconnector.qbsim.invoices import Invoice, InvoiceDraft
 from mlconnector.qbsim.items import Item, ItemType
+from mlconnector.qbsim.parties import PARTY_FIELDS, PartyChanges
+from mlconnector.qbsim.payment_methods import PaymentMethod
+from mlconnector.qbsim.payments import Application, AppliedTo, Payment, PaymentDraft
 from mlconnector.qbsim.queries import ActiveStatus, ListFilter, MatchCriterion
 from mlconnector.qbsim.refs import Ref, RefSpec
 from mlconnector.qbsim.sales_tax_codes import SalesTaxCode
 from mlconnector.qbsim.seed import seed_contractor
 from mlconnector.qbsim.store import Store
+from mlconnector.qbsim.terms import StandardTerms
+from mlconnector.qbsim.txn_query import TxnFilter
 
 __all__ = [
     "Account",
     "ActiveStatus",
     "Address",
+    "Application",
+    "AppliedTo",
+    "Bill",
+    "BillDraft",
+    "BillLine",
+    "BillLineDraft",
     "Clock",
     "Company",
     "CustomerDraft",
     "Entity",
     "EntityKind",
     "Invoice",
+    "InvoiceChanges",
     "InvoiceDraft",
     "InvoiceFilter",
     "InvoiceLine",
+    "InvoiceLineChange",
     "InvoiceLineDraft",
     "Item",
     "ItemType",
     "ListCore",
     "ListFilter",
     "MatchCriterion",
+    "PartyChanges",
+    "Payment",
+    "PaymentDraft",
+    "PaymentMethod",
+    "QbClass",
     "QbError",
     "Ref",
     "RefSpec",
     "SalesTaxCode",
+    "StandardTerms",
+    "TxnFilter",
     "local_now",
     "seed_contractor",
 ]
@@ -86,6 +124,7 @@ class Company(Store):
         account_number: str | None = None,
         description: str | None = None,
         parent: RefSpec | None = None,
+        is_active: bool = True,
     ) -> Account:
         return accounts.add_account(
             self,
@@ -95,6 +134,7 @@ class Company(Store):
             account_number=account_number,
             description=description,
             parent=parent,
+            is_active=is_active,
         )
 
     def account(self, list_id: str) -> Account:
@@ -105,6 +145,73 @@ class Company(Store):
 
     def query_accounts(self, flt: ListFilter) -> tuple[list[Account], list[str]]:
         return accounts.query_accounts(self, flt)
+
+    def accounts(self) -> list[Account]:
+        """The chart of accounts with balances, inactive accounts included."""
+        return self.query_accounts(ListFilter(active_status="All"))[0]
+
+    # -- classes, terms, payment methods ----------------------------------------------------
+
+    def add_class(
+        self, name: str, *, parent: RefSpec | None = None, is_active: bool = True
+    ) -> QbClass:
+        return classes.add_class(self, name, parent=parent, is_active=is_active)
+
+    def mod_class(
+        self,
+        list_id: str,
+        edit_sequence: str,
+        *,
+        name: str | None = None,
+        is_active: bool | None = None,
+        parent: RefSpec | None = None,
+    ) -> QbClass:
+        return classes.mod_class(
+            self, list_id, edit_sequence, name=name, is_active=is_active, parent=parent
+        )
+
+    def query_classes(self, flt: ListFilter) -> tuple[list[QbClass], list[str]]:
+        return classes.query_classes(self, flt)
+
+    def classes(self) -> list[QbClass]:
+        return self.query_classes(ListFilter(active_status="All"))[0]
+
+    def add_standard_terms(
+        self,
+        name: str,
+        *,
+        std_due_days: int | None = None,
+        std_discount_days: int | None = None,
+        discount_pct: Decimal | None = None,
+        is_active: bool = True,
+    ) -> StandardTerms:
+        return terms.add_standard_terms(
+            self,
+            name,
+            std_due_days=std_due_days,
+            std_discount_days=std_discount_days,
+            discount_pct=discount_pct,
+            is_active=is_active,
+        )
+
+    def query_terms(self, flt: ListFilter) -> tuple[list[StandardTerms], list[str]]:
+        return terms.query_terms(self, flt)
+
+    def terms(self) -> list[StandardTerms]:
+        return self.query_terms(ListFilter(active_status="All"))[0]
+
+    def add_payment_method(
+        self, name: str, *, payment_method_type: str | None = None, is_active: bool = True
+    ) -> PaymentMethod:
+        return payment_methods.add_payment_method(
+            self, name, payment_method_type=payment_method_type, is_active=is_active
+        )
+
+    def query_payment_methods(self, flt: ListFilter) -> tuple[list[PaymentMethod], list[str]]:
+        return payment_methods.query_payment_methods(self, flt)
+
+    def payment_methods(self) -> list[PaymentMethod]:
+        return self.query_payment_methods(ListFilter(active_status="All"))[0]
 
     # -- sales tax codes --------------------------------------------------------------------
 
@@ -117,6 +224,29 @@ class Company(Store):
 
     def sales_tax_code(self, list_id: str) -> SalesTaxCode:
         return sales_tax_codes.sales_tax_code(self, list_id)
+
+    def mod_sales_tax_code(
+        self,
+        list_id: str,
+        edit_sequence: str,
+        *,
+        name: str | None = None,
+        is_active: bool | None = None,
+        is_taxable: bool | None = None,
+        description: str | None = None,
+    ) -> SalesTaxCode:
+        return sales_tax_codes.mod_sales_tax_code(
+            self,
+            list_id,
+            edit_sequence,
+            name=name,
+            is_active=is_active,
+            is_taxable=is_taxable,
+            description=description,
+        )
+
+    def query_sales_tax_codes(self, flt: ListFilter) -> tuple[list[SalesTaxCode], list[str]]:
+        return sales_tax_codes.query_sales_tax_codes(self, flt)
 
     # -- items ------------------------------------------------------------------------------
 
@@ -134,6 +264,7 @@ class Company(Store):
         tax_vendor: RefSpec | None = None,
         parent: RefSpec | None = None,
         is_active: bool = True,
+        class_ref: RefSpec | None = None,
     ) -> Item:
         return items.add_item(
             self,
@@ -148,13 +279,46 @@ class Company(Store):
             tax_vendor=tax_vendor,
             parent=parent,
             is_active=is_active,
+            class_ref=class_ref,
         )
 
     def item(self, list_id: str) -> Item:
         return items.item(self, list_id)
 
-    def query_items(self, flt: ListFilter) -> tuple[list[Item], list[str]]:
-        return items.query_items(self, flt)
+    def query_items(
+        self, flt: ListFilter, item_type: ItemType | None = None
+    ) -> tuple[list[Item], list[str]]:
+        return items.query_items(self, flt, item_type)
+
+    def mod_item(
+        self,
+        list_id: str,
+        edit_sequence: str,
+        *,
+        name: str | None = None,
+        is_active: bool | None = None,
+        parent: RefSpec | None = None,
+        sales_tax_code: RefSpec | None = None,
+        description: str | None = None,
+        price: Decimal | None = None,
+        price_percent: Decimal | None = None,
+        account: RefSpec | None = None,
+        class_ref: RefSpec | None = None,
+    ) -> Item:
+        return items.mod_item(
+            self,
+            list_id,
+            edit_sequence,
+            name=name,
+            is_active=is_active,
+            parent=parent,
+            sales_tax_code=sales_tax_code,
+            description=description,
+            price=price,
+            price_percent=price_percent,
+            account=account,
+            class_ref=class_ref,
+        )
 
     # -- customers and vendors --------------------------------------------------------------
 
@@ -170,6 +334,13 @@ class Company(Store):
         phone: str | None = None,
         email: str | None = None,
         account_number: str | None = None,
+        first_name: str | None = None,
+        last_name: str | None = None,
+        notes: str | None = None,
+        terms: RefSpec | None = None,
+        class_ref: RefSpec | None = None,
+        external_guid: str | None = None,
+        is_active: bool = True,
     ) -> Entity:
         return vendors.add_vendor(
             self,
@@ -179,7 +350,40 @@ class Company(Store):
             phone=phone,
             email=email,
             account_number=account_number,
+            first_name=first_name,
+            last_name=last_name,
+            notes=notes,
+            terms=terms,
+            class_ref=class_ref,
+            external_guid=external_guid,
+            is_active=is_active,
         )
+
+    def mod_customer(self, list_id: str, edit_sequence: str, changes: PartyChanges) -> Entity:
+        """CustomerMod: 3200 when `edit_sequence` is stale, 3120 when no such customer."""
+        return parties.modify_party(
+            self, list_id, changes, kind="Customer", edit_sequence=edit_sequence
+        )
+
+    def mod_vendor(self, list_id: str, edit_sequence: str, changes: PartyChanges) -> Entity:
+        """VendorMod: 3200 when `edit_sequence` is stale, 3120 when no such vendor."""
+        return parties.modify_party(
+            self, list_id, changes, kind="Vendor", edit_sequence=edit_sequence
+        )
+
+    def edit_party_as_user(self, list_id: str, **fields: Any) -> Entity:
+        """The office manager edits a customer, job or vendor in the QuickBooks window.
+
+        `fields` are `PartyChanges` fields (name, phone, email, company_name, notes,
+        is_active, bill_address=Address(...), terms=RefSpec(...), ...). The record gets a new
+        TimeModified and EditSequence, so a Mod built from an earlier query now fails with
+        3200, exactly as after a real edit. KeyError for an unknown field; QbError 3120 for an
+        unknown ListID, 3100 for a name already in use.
+        """
+        unknown = set(fields) - PARTY_FIELDS
+        if unknown:
+            raise KeyError(f"not a customer/vendor field: {', '.join(sorted(unknown))}")
+        return parties.modify_party(self, list_id, PartyChanges(**fields))
 
     def entity(self, list_id: str) -> Entity:
         return entities.entity(self, list_id)
@@ -191,7 +395,15 @@ class Company(Store):
         return customers.query_customers(self, flt)
 
     def customers(self) -> list[Entity]:
+        """Every customer and job (by FullName), with Balance and TotalBalance."""
         return customers.customers(self)
+
+    def query_vendors(self, flt: ListFilter) -> tuple[list[Entity], list[str]]:
+        return vendors.query_vendors(self, flt)
+
+    def vendors(self) -> list[Entity]:
+        """Every vendor (by name), with the Balance the company owes them."""
+        return vendors.vendors(self)
 
     # -- invoices ---------------------------------------------------------------------------
 
@@ -202,10 +414,52 @@ class Company(Store):
         return invoices.invoice(self, txn_id, with_lines=with_lines)
 
     def invoices(self) -> list[Invoice]:
+        """Every invoice in entry order, lines included, with BalanceRemaining and IsPaid."""
         return self.query_invoices(InvoiceFilter(), with_lines=True)[0]
+
+    def mod_invoice(
+        self,
+        txn_id: str,
+        edit_sequence: str,
+        changes: InvoiceChanges,
+        lines: Sequence[InvoiceLineChange] | None = None,
+    ) -> Invoice:
+        return invoice_mods.mod_invoice(self, txn_id, edit_sequence, changes, lines)
 
     def query_invoices(
         self, flt: InvoiceFilter, *, with_lines: bool = False
     ) -> tuple[list[Invoice], list[str]]:
         """Invoices matching a query, and the TxnIDs asked for but not found."""
         return invoice_query.query_invoices(self, flt, with_lines=with_lines)
+
+    # -- received payments ------------------------------------------------------------------
+
+    def receive_payment(self, draft: PaymentDraft) -> Payment:
+        return payments.receive_payment(self, draft)
+
+    def payment(self, txn_id: str) -> Payment:
+        return payments.payment(self, txn_id)
+
+    def query_payments(self, flt: TxnFilter) -> tuple[list[Payment], list[str]]:
+        return payments.query_payments(self, flt)
+
+    def payments(self) -> list[Payment]:
+        """Every received payment in entry order, with what it paid and UnusedPayment."""
+        return self.query_payments(TxnFilter())[0]
+
+    # -- bills ------------------------------------------------------------------------------
+
+    def add_bill(self, draft: BillDraft) -> Bill:
+        return bills.add_bill(self, draft)
+
+    def bill(self, txn_id: str, *, with_lines: bool = True) -> Bill:
+        return bills.bill(self, txn_id, with_lines=with_lines)
+
+    def query_bills(
+        self, flt: TxnFilter, *, with_lines: bool = False
+    ) -> tuple[list[Bill], list[str]]:
+        return bills.query_bills(self, flt, with_lines=with_lines)
+
+    def bills(self) -> list[Bill]:
+        """Every bill in entry order, lines included, with AmountDue and OpenAmount."""
+        return self.query_bills(TxnFilter(), with_lines=True)[0]

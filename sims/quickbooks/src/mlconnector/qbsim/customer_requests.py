@@ -1,4 +1,4 @@
-"""CustomerAdd and CustomerQuery, and CustomerRet (element order follows qbxml130.xsd)."""
+"""CustomerAdd, CustomerMod, CustomerQuery, and CustomerRet (order follows qbxml130.xsd)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,11 @@ from mlconnector.qbsim.customers import CustomerDraft
 from mlconnector.qbsim.entities import Entity
 from mlconnector.qbsim.list_filters import list_filter
 from mlconnector.qbsim.outcomes import Outcome, query_outcome
+from mlconnector.qbsim.parties import PartyChanges
 from mlconnector.qbsim.request_fields import (
     address_of,
     boolean_of,
+    mod_keys,
     ref_spec_of,
     refuse_unmodelled_refs,
     text_of,
@@ -28,11 +30,8 @@ from mlconnector.qbsim.ret_fields import (
 
 # Lists the simulated company file has no entries in: any reference to them is invalid.
 _CUSTOMER_UNMODELLED_REFS = (
-    "ClassRef",
     "CustomerTypeRef",
-    "TermsRef",
     "SalesRepRef",
-    "PreferredPaymentMethodRef",
     "JobTypeRef",
     "PriceLevelRef",
     "CurrencyRef",
@@ -46,6 +45,7 @@ def customer_ret(customer: Entity) -> etree._Element:
     sub(ret, "Name", customer.name)
     sub(ret, "FullName", customer.full_name)
     sub(ret, "IsActive", bool_text(customer.is_active))
+    add_ref(ret, "ClassRef", customer.class_ref)
     add_ref(ret, "ParentRef", customer.parent)
     sub(ret, "Sublevel", str(customer.sublevel))
     sub(ret, "CompanyName", customer.company_name)
@@ -57,11 +57,13 @@ def customer_ret(customer: Entity) -> etree._Element:
     add_address_block(ret, "ShipAddressBlock", customer.ship_address)
     sub(ret, "Phone", customer.phone)
     sub(ret, "Email", customer.email)
+    add_ref(ret, "TermsRef", customer.terms)
     sub(ret, "Balance", amount_text(customer.balance))
     sub(ret, "TotalBalance", amount_text(customer.total_balance))
     add_ref(ret, "SalesTaxCodeRef", customer.sales_tax_code)
     add_ref(ret, "ItemSalesTaxRef", customer.item_sales_tax)
     sub(ret, "AccountNumber", customer.account_number)
+    add_ref(ret, "PreferredPaymentMethodRef", customer.preferred_payment_method)
     sub(ret, "JobStatus", "None")
     sub(ret, "Notes", customer.notes)
     sub(ret, "PreferredDeliveryMethod", "None")
@@ -95,5 +97,40 @@ def handle_customer_add(company: Company, request: etree._Element) -> Outcome:
         account_number=text_of(add, "AccountNumber"),
         notes=text_of(add, "Notes"),
         external_guid=text_of(add, "ExternalGUID"),
+        class_ref=ref_spec_of(add, "ClassRef"),
+        terms=ref_spec_of(add, "TermsRef"),
+        preferred_payment_method=ref_spec_of(add, "PreferredPaymentMethodRef"),
     )
     return Outcome([customer_ret(company.add_customer(draft))])
+
+
+def party_changes(mod: etree._Element, address_tag: str) -> PartyChanges:
+    """The fields a CustomerMod or VendorMod sets (absent elements are left unchanged)."""
+    return PartyChanges(
+        name=text_of(mod, "Name"),
+        is_active=boolean_of(mod, "IsActive"),
+        parent=ref_spec_of(mod, "ParentRef"),
+        company_name=text_of(mod, "CompanyName"),
+        first_name=text_of(mod, "FirstName"),
+        last_name=text_of(mod, "LastName"),
+        bill_address=address_of(mod, address_tag),
+        ship_address=address_of(mod, "ShipAddress"),
+        phone=text_of(mod, "Phone"),
+        email=text_of(mod, "Email"),
+        account_number=text_of(mod, "AccountNumber"),
+        notes=text_of(mod, "Notes"),
+        class_ref=ref_spec_of(mod, "ClassRef"),
+        terms=ref_spec_of(mod, "TermsRef"),
+        sales_tax_code=ref_spec_of(mod, "SalesTaxCodeRef"),
+        item_sales_tax=ref_spec_of(mod, "ItemSalesTaxRef"),
+        preferred_payment_method=ref_spec_of(mod, "PreferredPaymentMethodRef"),
+    )
+
+
+def handle_customer_mod(company: Company, request: etree._Element) -> Outcome:
+    mod = request.find("CustomerMod")
+    assert mod is not None
+    refuse_unmodelled_refs(mod, _CUSTOMER_UNMODELLED_REFS, "Customer")
+    list_id, edit_sequence = mod_keys(mod)
+    changed = company.mod_customer(list_id, edit_sequence, party_changes(mod, "BillAddress"))
+    return Outcome([customer_ret(changed)])

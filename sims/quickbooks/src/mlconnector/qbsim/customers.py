@@ -30,6 +30,9 @@ class CustomerDraft:
     account_number: str | None = None
     notes: str | None = None
     external_guid: str | None = None
+    class_ref: RefSpec | None = None
+    terms: RefSpec | None = None
+    preferred_payment_method: RefSpec | None = None
 
 
 def add_customer(store: Store, draft: CustomerDraft) -> Entity:
@@ -64,6 +67,23 @@ def add_customer(store: Store, draft: CustomerDraft) -> Entity:
             # Preferences > Sales Tax > "Your most common sales tax item" goes on new
             # customers.
             tax_item_id = store.get_meta("most_common_sales_tax_item")
+        class_id = (
+            store.require("classes", draft.class_ref, "Class", "Customer")
+            if draft.class_ref
+            else None
+        )
+        terms_id = (
+            store.require("terms", draft.terms, "Terms", "Customer")
+            if draft.terms
+            else (parent_row["terms_id"] if parent_row else None)
+        )
+        method_id = (
+            store.require(
+                "payment_methods", draft.preferred_payment_method, "PaymentMethod", "Customer"
+            )
+            if draft.preferred_payment_method
+            else None
+        )
         list_id = store.new_list_id(now)
         insert_entity(
             store,
@@ -87,6 +107,9 @@ def add_customer(store: Store, draft: CustomerDraft) -> Entity:
             draft.account_number,
             draft.notes,
             draft.external_guid,
+            class_id,
+            terms_id,
+            method_id,
         )
     return entity(store, list_id)
 

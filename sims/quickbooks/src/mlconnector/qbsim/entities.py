@@ -45,6 +45,9 @@ class Entity:
     account_number: str | None
     notes: str | None
     external_guid: str | None
+    class_ref: Ref | None = None
+    terms: Ref | None = None
+    preferred_payment_method: Ref | None = None
 
 
 def insert_entity(
@@ -69,9 +72,12 @@ def insert_entity(
     account_number: str | None,
     notes: str | None,
     external_guid: str | None,
+    class_id: str | None = None,
+    terms_id: str | None = None,
+    payment_method_id: str | None = None,
 ) -> None:
     store.db.execute(
-        "INSERT INTO entities VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        "INSERT INTO entities VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
         (
             list_id,
             *new_record_stamps(now),
@@ -94,6 +100,9 @@ def insert_entity(
             account_number,
             to_qb_stored(notes),
             external_guid,
+            class_id,
+            terms_id,
+            payment_method_id,
         ),
     )
 
@@ -133,6 +142,9 @@ def entity_from(store: Store, row: sqlite3.Row) -> Entity:
         account_number=row["account_number"],
         notes=row["notes"],
         external_guid=row["external_guid"],
+        class_ref=store.ref("classes", row["class_id"]),
+        terms=store.ref("terms", row["terms_id"]),
+        preferred_payment_method=store.ref("payment_methods", row["preferred_payment_method_id"]),
     )
 
 

@@ -24,6 +24,7 @@ class InvoiceLineDraft:
     amount: Decimal | None = None
     service_date: date | None = None
     sales_tax_code: RefSpec | None = None
+    class_ref: RefSpec | None = None
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,7 @@ class InvoiceLine:
     amount: Decimal
     service_date: date | None
     sales_tax_code: Ref | None
+    class_ref: Ref | None = None
 
 
 def price_lines(
@@ -78,6 +80,10 @@ def price_lines(
             code = store.ref("sales_tax_codes", code_id)
         else:
             code = line_item.sales_tax_code if line_item is not None else None
+        class_ref = None
+        if draft.class_ref is not None:
+            class_id = store.require("classes", draft.class_ref, "Class", "Invoice line")
+            class_ref = store.ref("classes", class_id)
         description = draft.description
         if description is None and line_item is not None:
             description = line_item.description
@@ -92,6 +98,7 @@ def price_lines(
                 amount=amount,
                 service_date=draft.service_date,
                 sales_tax_code=code,
+                class_ref=class_ref,
             )
         )
     return lines
@@ -100,7 +107,7 @@ def price_lines(
 def insert_lines(store: Store, txn_id: str, lines: Sequence[InvoiceLine]) -> None:
     for position, line in enumerate(lines):
         store.db.execute(
-            "INSERT INTO invoice_lines VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            "INSERT INTO invoice_lines VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 line.txn_line_id,
                 txn_id,
@@ -113,6 +120,7 @@ def insert_lines(store: Store, txn_id: str, lines: Sequence[InvoiceLine]) -> Non
                 str(line.amount),
                 line.service_date.isoformat() if line.service_date else None,
                 line.sales_tax_code.list_id if line.sales_tax_code else None,
+                line.class_ref.list_id if line.class_ref else None,
             ),
         )
 
@@ -129,6 +137,7 @@ def read_lines(store: Store, txn_id: str) -> tuple[InvoiceLine, ...]:
             amount=Decimal(r["amount"]),
             service_date=date_or_none(r["service_date"]),
             sales_tax_code=store.ref("sales_tax_codes", r["sales_tax_code_id"]),
+            class_ref=store.ref("classes", r["class_id"]),
         )
         for r in store.db.execute(
             "SELECT * FROM invoice_lines WHERE txn_id = ? ORDER BY position", (txn_id,)

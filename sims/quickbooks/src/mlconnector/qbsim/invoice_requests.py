@@ -1,4 +1,4 @@
-"""InvoiceAdd and InvoiceQuery, and InvoiceRet (element order follows qbxml130.xsd)."""
+"""InvoiceAdd, InvoiceMod and InvoiceQuery, and InvoiceRet (element order follows qbxml130.xsd)."""
 
 from __future__ import annotations
 
@@ -7,18 +7,16 @@ from lxml import etree
 from mlconnector.qbsim.company import Company
 from mlconnector.qbsim.errors import QbxmlParseError
 from mlconnector.qbsim.invoice_lines import InvoiceLineDraft
-from mlconnector.qbsim.invoice_query import InvoiceFilter
+from mlconnector.qbsim.invoice_mods import InvoiceChanges, InvoiceLineChange
 from mlconnector.qbsim.invoices import Invoice, InvoiceDraft
 from mlconnector.qbsim.outcomes import Outcome, query_outcome
-from mlconnector.qbsim.queries import MatchCriterion
 from mlconnector.qbsim.refs import RefSpec
 from mlconnector.qbsim.request_fields import (
     address_of,
     boolean_of,
-    check_ids,
     date_of,
     decimal_of,
-    parse_datetime,
+    mod_keys,
     ref_spec_of,
     refuse_unmodelled_refs,
     text_of,
@@ -37,12 +35,11 @@ from mlconnector.qbsim.ret_fields import (
     sub,
 )
 from mlconnector.qbsim.statuses import invalid_reference
+from mlconnector.qbsim.txn_filters import txn_filter
 
 # Lists the simulated company file has no entries in: any reference to them is invalid.
 _INVOICE_UNMODELLED_REFS = (
-    "ClassRef",
     "TemplateRef",
-    "TermsRef",
     "SalesRepRef",
     "ShipMethodRef",
     "CustomerMsgRef",
@@ -50,7 +47,6 @@ _INVOICE_UNMODELLED_REFS = (
 )
 _LINE_UNMODELLED_REFS = (
     "PriceLevelRef",
-    "ClassRef",
     "InventorySiteRef",
     "InventorySiteLocationRef",
     "OverrideItemAccountRef",
@@ -69,6 +65,7 @@ def invoice_ret(invoice: Invoice, *, include_lines: bool) -> etree._Element:
     )
     sub(ret, "TxnNumber", str(invoice.txn_number))
     add_ref(ret, "CustomerRef", invoice.customer)
+    add_ref(ret, "ClassRef", invoice.class_ref)
     add_ref(ret, "ARAccountRef", invoice.ar_account)
     sub(ret, "TxnDate", invoice.txn_date.isoformat())
     sub(ret, "RefNumber", invoice.ref_number)
@@ -79,6 +76,7 @@ def invoice_ret(invoice: Invoice, *, include_lines: bool) -> etree._Element:
     sub(ret, "IsPending", bool_text(invoice.is_pending))
     sub(ret, "IsFinanceCharge", "false")
     sub(ret, "PONumber", invoice.po_number)
+    add_ref(ret, "TermsRef", invoice.terms)
     sub(ret, "DueDate", invoice.due_date.isoformat())
     sub(ret, "ShipDate", invoice.ship_date.isoformat())
     sub(ret, "Subtotal", amount_text(invoice.subtotal))
@@ -106,6 +104,7 @@ def invoice_ret(invoice: Invoice, *, include_lines: bool) -> etree._Element:
                 sub(element, "Rate", price_text(line.rate))
             elif line.rate_percent is not None:
                 sub(element, "RatePercent", percent_text(line.rate_percent))
+            add_ref(element, "ClassRef", line.class_ref)
             sub(element, "Amount", amount_text(line.amount))
             if line.service_date is not None:
                 sub(element, "ServiceDate", line.service_date.isoformat())
@@ -131,23 +130,7 @@ def handle_invoice_add(company: Company, request: etree._Element) -> Outcome:
             raise invalid_reference("ItemGroup", group.shown, "Invoice line")
         if child.tag != "InvoiceLineAdd":
             continue
-        refuse_unmodelled_refs(child, _LINE_UNMODELLED_REFS, "Invoice line")
-        if child.find("LinkToTxn") is not None:
-            raise invalid_reference(
-                "Transaction", text_of(child, "LinkToTxn/TxnID") or "", "Invoice line"
-            )
-        lines.append(
-            InvoiceLineDraft(
-                item=ref_spec_of(child, "ItemRef"),
-                description=text_of(child, "Desc"),
-                quantity=decimal_of(child, "Quantity"),
-                rate=decimal_of(child, "Rate"),
-                rate_percent=decimal_of(child, "RatePercent"),
-                amount=decimal_of(child, "Amount"),
-                service_date=date_of(child, "ServiceDate"),
-                sales_tax_code=ref_spec_of(child, "SalesTaxCodeRef"),
-            )
-        )
+        lines.append(_line_draft(child))
     customer = ref_spec_of(add, "CustomerRef")
     assert customer is not None
     draft = InvoiceDraft(
@@ -168,71 +151,76 @@ def handle_invoice_add(company: Company, request: etree._Element) -> Outcome:
         customer_sales_tax_code=ref_spec_of(add, "CustomerSalesTaxCodeRef"),
         other=text_of(add, "Other"),
         external_guid=text_of(add, "ExternalGUID"),
+        class_ref=ref_spec_of(add, "ClassRef"),
+        terms=ref_spec_of(add, "TermsRef"),
     )
     # An Add answers with the whole transaction, lines included.
     return Outcome([invoice_ret(company.add_invoice(draft), include_lines=True)])
 
 
-def handle_invoice_query(company: Company, request: etree._Element) -> Outcome:
-    for unsupported in ("AccountFilter", "CurrencyFilter"):
-        if request.find(unsupported) is not None:
-            raise QbxmlParseError(f"the simulator does not implement <{unsupported}>")
-    txn_ids = texts_of(request, "TxnID")
-    check_ids(txn_ids, "txn id")
-    modified = request.find("ModifiedDateRangeFilter")
-    txn_dates = request.find("TxnDateRangeFilter")
-    from_txn_date = to_txn_date = None
-    if txn_dates is not None:
-        macro = text_of(txn_dates, "DateMacro")
-        if macro == "Today":
-            from_txn_date = to_txn_date = company.now().date()
-        elif macro not in (None, "All"):
-            raise QbxmlParseError(f"the simulator does not implement DateMacro {macro}")
-        else:
-            from_txn_date = date_of(txn_dates, "FromTxnDate")
-            to_txn_date = date_of(txn_dates, "ToTxnDate")
-    entity_ids: list[str] = []
-    entity_names: list[str] = []
-    with_children = False
-    entity = request.find("EntityFilter")
-    if entity is not None:
-        entity_ids = texts_of(entity, "ListID") + texts_of(entity, "ListIDWithChildren")
-        entity_names = texts_of(entity, "FullName") + texts_of(entity, "FullNameWithChildren")
-        with_children = (
-            entity.find("ListIDWithChildren") is not None
-            or entity.find("FullNameWithChildren") is not None
+def _line_draft(element: etree._Element) -> InvoiceLineDraft:
+    """An InvoiceLineAdd or InvoiceLineMod's fields."""
+    refuse_unmodelled_refs(element, _LINE_UNMODELLED_REFS, "Invoice line")
+    if element.find("LinkToTxn") is not None:
+        raise invalid_reference(
+            "Transaction", text_of(element, "LinkToTxn/TxnID") or "", "Invoice line"
         )
-    ref_match: tuple[MatchCriterion, str] | None = None
-    ref_filter = request.find("RefNumberFilter")
-    if ref_filter is not None:
-        criterion = text_of(ref_filter, "MatchCriterion") or "StartsWith"
-        ref_match = (criterion, text_of(ref_filter, "RefNumber") or "")  # type: ignore[assignment]
-    ref_range = request.find("RefNumberRangeFilter")
-    max_returned = text_of(request, "MaxReturned")
-    flt = InvoiceFilter(
-        txn_ids=txn_ids,
-        ref_numbers=texts_of(request, "RefNumber"),
-        ref_numbers_case_sensitive=texts_of(request, "RefNumberCaseSensitive"),
-        max_returned=int(max_returned) if max_returned else None,
-        from_modified=parse_datetime(company, text_of(modified, "FromModifiedDate"))
-        if modified is not None
-        else None,
-        to_modified=parse_datetime(company, text_of(modified, "ToModifiedDate"))
-        if modified is not None
-        else None,
-        from_txn_date=from_txn_date,
-        to_txn_date=to_txn_date,
-        entity_list_ids=entity_ids,
-        entity_full_names=entity_names,
-        entity_with_children=with_children,
-        ref_number_match=ref_match,
-        ref_number_range=(
-            (text_of(ref_range, "FromRefNumber"), text_of(ref_range, "ToRefNumber"))
-            if ref_range is not None
-            else None
-        ),
-        paid_status=(text_of(request, "PaidStatus") or "All"),  # type: ignore[arg-type]
+    return InvoiceLineDraft(
+        item=ref_spec_of(element, "ItemRef"),
+        description=text_of(element, "Desc"),
+        quantity=decimal_of(element, "Quantity"),
+        rate=decimal_of(element, "Rate"),
+        rate_percent=decimal_of(element, "RatePercent"),
+        amount=decimal_of(element, "Amount"),
+        service_date=date_of(element, "ServiceDate"),
+        sales_tax_code=ref_spec_of(element, "SalesTaxCodeRef"),
+        class_ref=ref_spec_of(element, "ClassRef"),
     )
+
+
+def handle_invoice_mod(company: Company, request: etree._Element) -> Outcome:
+    mod = request.find("InvoiceMod")
+    assert mod is not None
+    refuse_unmodelled_refs(mod, _INVOICE_UNMODELLED_REFS, "Invoice")
+    if mod.find("SetCredit") is not None:
+        raise invalid_reference(
+            "Credit Memo", text_of(mod, "SetCredit/CreditTxnID") or "", "Invoice"
+        )
+    txn_id, edit_sequence = mod_keys(mod, "TxnID")
+    lines: list[InvoiceLineChange] | None = None
+    for child in mod:
+        if child.tag == "InvoiceLineGroupMod":
+            raise QbxmlParseError("the simulator does not implement <InvoiceLineGroupMod>")
+        if child.tag == "InvoiceLineMod":
+            lines = lines if lines is not None else []
+            lines.append(InvoiceLineChange(text_of(child, "TxnLineID") or "", _line_draft(child)))
+    changes = InvoiceChanges(
+        customer=ref_spec_of(mod, "CustomerRef"),
+        class_ref=ref_spec_of(mod, "ClassRef"),
+        txn_date=date_of(mod, "TxnDate"),
+        ref_number=text_of(mod, "RefNumber"),
+        bill_address=address_of(mod, "BillAddress"),
+        ship_address=address_of(mod, "ShipAddress"),
+        is_pending=boolean_of(mod, "IsPending"),
+        po_number=text_of(mod, "PONumber"),
+        terms=ref_spec_of(mod, "TermsRef"),
+        due_date=date_of(mod, "DueDate"),
+        ship_date=date_of(mod, "ShipDate"),
+        item_sales_tax=ref_spec_of(mod, "ItemSalesTaxRef"),
+        memo=text_of(mod, "Memo"),
+        is_to_be_printed=boolean_of(mod, "IsToBePrinted"),
+        is_to_be_emailed=boolean_of(mod, "IsToBeEmailed"),
+        customer_sales_tax_code=ref_spec_of(mod, "CustomerSalesTaxCodeRef"),
+        other=text_of(mod, "Other"),
+    )
+    if mod.find("ARAccountRef") is not None:
+        raise QbxmlParseError("the simulator does not implement <InvoiceMod><ARAccountRef>")
+    changed = company.mod_invoice(txn_id, edit_sequence, changes, lines)
+    return Outcome([invoice_ret(changed, include_lines=True)])
+
+
+def handle_invoice_query(company: Company, request: etree._Element) -> Outcome:
+    flt = txn_filter(company, request)
     include_lines = boolean_of(request, "IncludeLineItems") is True
     invoices, missing = company.query_invoices(flt, with_lines=include_lines)
     return query_outcome([invoice_ret(i, include_lines=include_lines) for i in invoices], missing)

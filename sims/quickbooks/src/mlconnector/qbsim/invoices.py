@@ -24,6 +24,7 @@ from mlconnector.qbsim.refs import Ref, RefSpec
 from mlconnector.qbsim.sales_tax import sales_tax
 from mlconnector.qbsim.statuses import invalid_reference, no_ar_account
 from mlconnector.qbsim.store import Store, to_qb_stored
+from mlconnector.qbsim.terms import due_date
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,8 @@ class InvoiceDraft:
     customer_sales_tax_code: RefSpec | None = None
     other: str | None = None
     external_guid: str | None = None
+    class_ref: RefSpec | None = None
+    terms: RefSpec | None = None
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,8 @@ class Invoice:
     other: str | None
     external_guid: str | None
     lines: tuple[InvoiceLine, ...] = field(default=())
+    class_ref: Ref | None = None
+    terms: Ref | None = None
 
     @property
     def total(self) -> Decimal:
@@ -113,6 +118,16 @@ def add_invoice(store: Store, draft: InvoiceDraft) -> Invoice:
         else:
             customer_code_id = customer["sales_tax_code_id"]
 
+        class_id = (
+            store.require("classes", draft.class_ref, "Class", "Invoice")
+            if draft.class_ref is not None
+            else None
+        )
+        if draft.terms is not None:
+            terms_id: str | None = store.require("terms", draft.terms, "Terms", "Invoice")
+        else:
+            terms_id = customer["terms_id"]  # the customer's terms are the default
+
         txn_id = store.new_txn_id(now)  # QuickBooks numbers the header before its lines
         lines = price_lines(store, draft.lines, now)
         subtotal = sum((line.amount for line in lines), Decimal("0.00"))
@@ -128,7 +143,7 @@ def add_invoice(store: Store, draft: InvoiceDraft) -> Invoice:
         ship = draft.ship_address or Address.from_json(customer["ship_address"])
         store.db.execute(
             "INSERT INTO invoices VALUES "
-            "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 txn_id,
                 *new_record_stamps(now),
@@ -141,7 +156,7 @@ def add_invoice(store: Store, draft: InvoiceDraft) -> Invoice:
                 ship.to_json() if ship else None,
                 int(bool(draft.is_pending)),
                 draft.po_number,
-                (draft.due_date or txn_date).isoformat(),
+                (draft.due_date or due_date(store, terms_id, txn_date)).isoformat(),
                 txn_date.isoformat(),
                 str(subtotal),
                 tax_item_id,
@@ -156,6 +171,8 @@ def add_invoice(store: Store, draft: InvoiceDraft) -> Invoice:
                 customer_code_id,
                 draft.other,
                 draft.external_guid,
+                class_id,
+                terms_id,
             ),
         )
         insert_lines(store, txn_id, lines)
@@ -215,6 +232,8 @@ def invoice_from(store: Store, row: sqlite3.Row, with_lines: bool) -> Invoice:
         other=row["other"],
         external_guid=row["external_guid"],
         lines=lines,
+        class_ref=store.ref("classes", row["class_id"]),
+        terms=store.ref("terms", row["terms_id"]),
     )
 
 

@@ -1,4 +1,4 @@
-"""ItemQuery and ItemServiceAdd, and the Item*Ret elements (order follows qbxml130.xsd)."""
+"""Item queries, adds and mods, and the Item*Ret elements (order follows qbxml130.xsd)."""
 
 from __future__ import annotations
 
@@ -7,13 +7,15 @@ from decimal import Decimal
 from lxml import etree
 
 from mlconnector.qbsim.company import Company
-from mlconnector.qbsim.items import Item
+from mlconnector.qbsim.items import Item, ItemType
 from mlconnector.qbsim.list_filters import list_filter
-from mlconnector.qbsim.outcomes import Outcome, query_outcome
+from mlconnector.qbsim.outcomes import Handler, Outcome, query_outcome
+from mlconnector.qbsim.queries import ListFilter
 from mlconnector.qbsim.refs import RefSpec
 from mlconnector.qbsim.request_fields import (
     boolean_of,
     decimal_of,
+    mod_keys,
     ref_spec_of,
     refuse_unmodelled_refs,
     text_of,
@@ -26,6 +28,7 @@ from mlconnector.qbsim.ret_fields import (
     price_text,
     sub,
 )
+from mlconnector.qbsim.statuses import object_not_found
 
 
 def item_ret(item: Item) -> etree._Element:
@@ -43,6 +46,7 @@ def item_ret(item: Item) -> etree._Element:
         return ret
     sub(ret, "FullName", item.full_name)
     sub(ret, "IsActive", bool_text(item.is_active))
+    add_ref(ret, "ClassRef", item.class_ref)
     add_ref(ret, "ParentRef", item.parent)
     sub(ret, "Sublevel", str(item.sublevel))
     add_ref(ret, "SalesTaxCodeRef", item.sales_tax_code)
@@ -56,41 +60,99 @@ def item_ret(item: Item) -> etree._Element:
     return ret
 
 
-def handle_item_query(company: Company, request: etree._Element) -> Outcome:
-    items, missing = company.query_items(list_filter(company, request))
-    return query_outcome([item_ret(i) for i in items], missing)
+def item_query_handler(item_type: ItemType | None) -> Handler:
+    """ItemQuery (every type) or ItemServiceQuery, ItemNonInventoryQuery..."""
+
+    def handle(company: Company, request: etree._Element) -> Outcome:
+        items, missing = company.query_items(list_filter(company, request), item_type)
+        return query_outcome([item_ret(i) for i in items], missing)
+
+    return handle
 
 
-def handle_item_service_add(company: Company, request: etree._Element) -> Outcome:
-    add = request.find("ItemServiceAdd")
-    assert add is not None
-    refuse_unmodelled_refs(add, ("ClassRef", "UnitOfMeasureSetRef"), "ItemService")
-    sales = add.find("SalesOrPurchase")
-    description: str | None = None
-    price: Decimal | None = None
-    price_percent: Decimal | None = None
-    account: RefSpec | None = None
+def item_add_handler(item_type: ItemType) -> Handler:
+    """ItemServiceAdd, ItemNonInventoryAdd, ItemOtherChargeAdd: the same shape of request."""
+    where = f"Item{item_type}"
+
+    def handle(company: Company, request: etree._Element) -> Outcome:
+        add = request.find(f"{where}Add")
+        assert add is not None
+        refuse_unmodelled_refs(add, ("UnitOfMeasureSetRef",), where)
+        description, price, price_percent, account = _sales_fields(add, where, "")
+        is_active = boolean_of(add, "IsActive")
+        item = company.add_item(
+            item_type,
+            text_of(add, "Name") or "",
+            description=description,
+            price=price,
+            price_percent=price_percent,
+            account=account,
+            sales_tax_code=ref_spec_of(add, "SalesTaxCodeRef"),
+            parent=ref_spec_of(add, "ParentRef"),
+            is_active=True if is_active is None else is_active,
+            class_ref=ref_spec_of(add, "ClassRef"),
+        )
+        return Outcome([item_ret(item)])
+
+    return handle
+
+
+def item_mod_handler(item_type: ItemType) -> Handler:
+    """ItemServiceMod and kin. A Mod of an item of another type is refused (3120: that
+    ListID is no item of this type)."""
+    where = f"Item{item_type}"
+
+    def handle(company: Company, request: etree._Element) -> Outcome:
+        mod = request.find(f"{where}Mod")
+        assert mod is not None
+        refuse_unmodelled_refs(mod, ("UnitOfMeasureSetRef",), where)
+        list_id, edit_sequence = mod_keys(mod)
+        found, _ = company.query_items(ListFilter(list_ids=[list_id]), item_type)
+        if not found:
+            raise object_not_found(list_id)
+        description, price, price_percent, account = _sales_fields(mod, where, "Mod")
+        item = company.mod_item(
+            list_id,
+            edit_sequence,
+            name=text_of(mod, "Name"),
+            is_active=boolean_of(mod, "IsActive"),
+            parent=ref_spec_of(mod, "ParentRef"),
+            sales_tax_code=ref_spec_of(mod, "SalesTaxCodeRef"),
+            description=description,
+            price=price,
+            price_percent=price_percent,
+            account=account,
+            class_ref=ref_spec_of(mod, "ClassRef"),
+        )
+        return Outcome([item_ret(item)])
+
+    return handle
+
+
+def _sales_fields(
+    element: etree._Element, where: str, suffix: str
+) -> tuple[str | None, Decimal | None, Decimal | None, RefSpec | None]:
+    """Desc, Price, PricePercent and the income account of SalesOrPurchase[Mod] or
+    SalesAndPurchase[Mod] (the simulator keeps one account per item)."""
+    sales = element.find(f"SalesOrPurchase{suffix}")
     if sales is not None:
-        description = text_of(sales, "Desc")
-        price = decimal_of(sales, "Price")
-        price_percent = decimal_of(sales, "PricePercent")
-        account = ref_spec_of(sales, "AccountRef")
-    both = add.find("SalesAndPurchase")
+        return (
+            text_of(sales, "Desc"),
+            decimal_of(sales, "Price"),
+            decimal_of(sales, "PricePercent"),
+            ref_spec_of(sales, "AccountRef"),
+        )
+    both = element.find(f"SalesAndPurchase{suffix}")
     if both is not None:
-        refuse_unmodelled_refs(both, ("PrefVendorRef",), "ItemService")
-        description = text_of(both, "SalesDesc")
-        price = decimal_of(both, "SalesPrice")
-        account = ref_spec_of(both, "IncomeAccountRef")
-    is_active = boolean_of(add, "IsActive")
-    item = company.add_item(
-        "Service",
-        text_of(add, "Name") or "",
-        description=description,
-        price=price,
-        price_percent=price_percent,
-        account=account,
-        sales_tax_code=ref_spec_of(add, "SalesTaxCodeRef"),
-        parent=ref_spec_of(add, "ParentRef"),
-        is_active=True if is_active is None else is_active,
-    )
-    return Outcome([item_ret(item)])
+        refuse_unmodelled_refs(both, ("PrefVendorRef",), where)
+        return (
+            text_of(both, "SalesDesc"),
+            decimal_of(both, "SalesPrice"),
+            None,
+            ref_spec_of(both, "IncomeAccountRef"),
+        )
+    return None, None, None, None
+
+
+handle_item_query = item_query_handler(None)
+handle_item_service_add = item_add_handler("Service")

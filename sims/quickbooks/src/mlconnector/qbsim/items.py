@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Literal
 
 from mlconnector.qbsim.ids import ListCore, new_record_stamps
+from mlconnector.qbsim.mods import current_row, move
 from mlconnector.qbsim.queries import ListFilter, list_query
 from mlconnector.qbsim.refs import Ref, RefSpec
 from mlconnector.qbsim.sales_tax_codes import default_code
@@ -33,6 +34,7 @@ class Item:
     sales_tax_code: Ref | None
     tax_rate: Decimal | None
     tax_vendor: Ref | None
+    class_ref: Ref | None = None
 
 
 def add_item(
@@ -49,6 +51,7 @@ def add_item(
     tax_vendor: RefSpec | None = None,
     parent: RefSpec | None = None,
     is_active: bool = True,
+    class_ref: RefSpec | None = None,
 ) -> Item:
     now = store.now()
     where = f"Item{item_type}"
@@ -73,9 +76,10 @@ def add_item(
         else:
             code_id = default_code(store, taxable=item_type == "NonInventory")
         vendor_id = store.require("entities", tax_vendor, "Vendor", where) if tax_vendor else None
+        class_id = store.require("classes", class_ref, "Class", where) if class_ref else None
         list_id = store.new_list_id(now)
         store.db.execute(
-            "INSERT INTO items VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            "INSERT INTO items VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 list_id,
                 *new_record_stamps(now),
@@ -92,6 +96,7 @@ def add_item(
                 code_id,
                 None if tax_rate is None else str(tax_rate),
                 vendor_id,
+                class_id,
             ),
         )
     return item(store, list_id)
@@ -113,6 +118,7 @@ def _item_from(store: Store, row: sqlite3.Row) -> Item:
         sales_tax_code=store.ref("sales_tax_codes", row["sales_tax_code_id"]),
         tax_rate=decimal_or_none(row["tax_rate"]),
         tax_vendor=store.ref("entities", row["tax_vendor_id"]),
+        class_ref=store.ref("classes", row["class_id"]),
     )
 
 
@@ -122,6 +128,73 @@ def item(store: Store, list_id: str) -> Item:
     )
 
 
-def query_items(store: Store, flt: ListFilter) -> tuple[list[Item], list[str]]:
-    rows, missing = list_query(store, "items", flt)
+def query_items(
+    store: Store, flt: ListFilter, item_type: ItemType | None = None
+) -> tuple[list[Item], list[str]]:
+    """ItemQuery (every type), or ItemServiceQuery etc. (`item_type`)."""
+    rows, missing = list_query(store, "items", flt, kind=item_type, kind_column="item_type")
     return [_item_from(store, r) for r in rows], missing
+
+
+def mod_item(
+    store: Store,
+    list_id: str,
+    edit_sequence: str,
+    *,
+    name: str | None = None,
+    is_active: bool | None = None,
+    parent: RefSpec | None = None,
+    sales_tax_code: RefSpec | None = None,
+    description: str | None = None,
+    price: Decimal | None = None,
+    price_percent: Decimal | None = None,
+    account: RefSpec | None = None,
+    class_ref: RefSpec | None = None,
+) -> Item:
+    """ItemServiceMod and its kin: only the fields given change."""
+    with store.transaction():
+        row = current_row(store, "items", list_id, edit_sequence)
+        where = f"Item{row['item_type']}"
+        if name is not None or parent is not None:
+            parent_row = (
+                _row(store, store.require("items", parent, "Item", where))
+                if parent is not None
+                else _row(store, row["parent_id"])
+                if row["parent_id"]
+                else None
+            )
+            move(store, "items", row, to_qb_stored(name) or row["name"], parent_row)
+        updates: dict[str, object] = {}
+        if is_active is not None:
+            updates["is_active"] = int(is_active)
+        if sales_tax_code is not None:
+            updates["sales_tax_code_id"] = store.require(
+                "sales_tax_codes", sales_tax_code, "SalesTaxCode", where
+            )
+        if description is not None:
+            updates["description"] = to_qb_stored(description)
+        if price is not None:
+            # Price and PricePercent are a choice: setting one clears the other.
+            updates["price"], updates["price_percent"] = str(price), None
+        if price_percent is not None:
+            updates["price"], updates["price_percent"] = None, str(price_percent)
+        if account is not None:
+            updates["account_id"] = store.require("accounts", account, "Account", where)
+        if class_ref is not None:
+            updates["class_id"] = store.require("classes", class_ref, "Class", where)
+        if updates:
+            store.db.execute(
+                "UPDATE items SET "
+                + ", ".join(f"{column} = ?" for column in updates)
+                + " WHERE list_id = ?",
+                (*updates.values(), list_id),
+            )
+        store.touch("items", "list_id", list_id)
+    return item(store, list_id)
+
+
+def _row(store: Store, list_id: str) -> sqlite3.Row:
+    row: sqlite3.Row = store.db.execute(
+        "SELECT * FROM items WHERE list_id = ?", (list_id,)
+    ).fetchone()
+    return row

@@ -39,4 +39,5 @@ def list_filter(company: Company, request: etree._Element) -> ListFilter:
         name_match=name_match,
         name_range=name_range,
         account_types=texts_of(request, "AccountType"),
+        payment_method_types=texts_of(request, "PaymentMethodType"),
     )

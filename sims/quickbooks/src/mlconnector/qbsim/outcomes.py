@@ -18,6 +18,8 @@ class Outcome:
     rets: list[etree._Element] = field(default_factory=list)
     code: int = 0
     message: str = MSG_OK
+    # (iteratorRemainingCount, iteratorID) of a query run with an iterator.
+    iterator: tuple[int, str] | None = None
 
 
 Handler = Callable[[Company, etree._Element], Outcome]

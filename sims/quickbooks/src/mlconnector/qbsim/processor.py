@@ -13,6 +13,9 @@ What QuickBooks does, and this module does too:
   after it are neither processed nor answered. `continueOnError` answers every request.
 - Queries: nothing found -> status 1 (Info); a ListID/FullName/TxnID asked for by name that
   does not exist -> status 500 (Warn), with whatever else was found.
+- Iterators (`iterator="Start"`, then `"Continue"` with the `iteratorID`): each answer holds at
+  most MaxReturned records and carries iteratorRemainingCount and iteratorID; an unknown (or
+  finished) iteratorID is refused with 3391. See `iterators.py`.
 
 Request types this simulator does not implement are refused like a request the QuickBooks
 version does not support (0x80040400), naming the request, so a test never passes silently.
@@ -30,6 +33,7 @@ from mlconnector.qbsim.company import Company
 from mlconnector.qbsim.documents import read_message, too_long_requests
 from mlconnector.qbsim.errors import QbError, QbxmlParseError
 from mlconnector.qbsim.handlers import DEFAULT_HANDLERS
+from mlconnector.qbsim.iterators import run_iterator
 from mlconnector.qbsim.outcomes import Handler, Outcome
 from mlconnector.qbsim.request_fields import texts_of
 
@@ -69,6 +73,10 @@ class QbxmlProcessor:
             response.set("statusCode", str(outcome.code))
             response.set("statusSeverity", severity_of(outcome.code))
             response.set("statusMessage", outcome.message)
+            if outcome.iterator is not None:
+                remaining, iterator_id = outcome.iterator
+                response.set("iteratorRemainingCount", str(remaining))
+                response.set("iteratorID", iterator_id)
             if include_rets:
                 wanted = set(texts_of(request, "IncludeRetElement"))
                 for ret in outcome.rets:
@@ -88,6 +96,8 @@ class QbxmlProcessor:
             return Outcome([], too_long.code, too_long.message)
         handler = self.handlers[request.tag]
         try:
+            if request.get("iterator") is not None:
+                return run_iterator(self.company, handler, request)
             with self.company.transaction():
                 return handler(self.company, request)
         except QbError as error:

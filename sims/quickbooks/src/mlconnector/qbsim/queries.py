@@ -27,6 +27,7 @@ class ListFilter:
     name_match: tuple[MatchCriterion, str] | None = None
     name_range: tuple[str | None, str | None] | None = None
     account_types: Sequence[str] = ()
+    payment_method_types: Sequence[str] = ()
 
 
 def escape_like(text: str) -> str:
@@ -41,21 +42,26 @@ def match_pattern(criterion: MatchCriterion, text: str) -> str:
 
 
 def list_query(
-    store: Store, table: str, flt: ListFilter, kind: str | None = None
+    store: Store,
+    table: str,
+    flt: ListFilter,
+    kind: str | None = None,
+    kind_column: str = "kind",
 ) -> tuple[list[sqlite3.Row], list[str]]:
     """Rows matching a list query, and the ListIDs/FullNames asked for but not found.
 
     As in QuickBooks, a query by ListID or FullName ignores ActiveStatus (it names the
     records) and reports each one it cannot find; the other filters combine with AND.
+    `kind` keeps one kind of a shared table (customers or vendors; one item type).
     """
-    kind_sql, kind_args = ("AND kind = ?", [kind]) if kind else ("", [])
+    kind_sql, kind_args = (f"AND {kind_column} = ?", [kind]) if kind else ("", [])
     if flt.list_ids or flt.full_names:
         rows: list[sqlite3.Row] = []
         missing: list[str] = []
         column, wanted = (
-            ("list_id", flt.list_ids) if flt.list_ids else ("full_name", flt.full_names)
+            ("list_id", flt.list_ids) if flt.list_ids else (name_column(table), flt.full_names)
         )
-        collate = " COLLATE NOCASE" if column == "full_name" else ""
+        collate = " COLLATE NOCASE" if column != "list_id" else ""
         for value in wanted:
             row = store.db.execute(
                 f"SELECT * FROM {table} WHERE {column} = ?{collate} {kind_sql}",
@@ -69,8 +75,13 @@ def list_query(
     clauses = ["1 = 1"]
     args: list[object] = []
     if kind:
-        clauses.append("kind = ?")
+        clauses.append(f"{kind_column} = ?")
         args.append(kind)
+    if flt.payment_method_types:
+        clauses.append(
+            "payment_method_type IN (" + ",".join("?" for _ in flt.payment_method_types) + ")"
+        )
+        args.extend(flt.payment_method_types)
     if flt.active_status == "ActiveOnly":
         clauses.append("is_active = 1")
     elif flt.active_status == "InactiveOnly":

@@ -91,7 +91,8 @@ def address_of(element: etree._Element, tag: str) -> Address | None:
 
 
 def refuse_unmodelled_refs(element: etree._Element, tags: Iterable[str], where: str) -> None:
-    """References to lists this company file has no entries in (classes, terms, sales reps...).
+    """References to lists this company file has no entries in (sales reps, customer types,
+    price levels...).
 
     QuickBooks answers 3140 for a reference to a record that is not in its list; in the
     simulated company those lists are empty, so any such reference is invalid.
@@ -108,3 +109,15 @@ def check_ids(values: Sequence[str], field_name: str = "list id") -> None:
     for value in values:
         if not _LIST_ID.match(value):
             raise invalid_object_id(value, field_name)
+
+
+def mod_keys(element: etree._Element, id_tag: str = "ListID") -> tuple[str, str]:
+    """The ListID (or TxnID) and EditSequence a Mod starts with (ListCoreMod/TxnCoreMod)."""
+    key = text_of(element, id_tag) or ""
+    check_ids([key], "list id" if id_tag == "ListID" else "txn id")
+    return key, text_of(element, "EditSequence") or ""
+
+
+def int_of(element: etree._Element, tag: str) -> int | None:
+    raw = text_of(element, tag)
+    return int(raw) if raw else None

@@ -1,8 +1,12 @@
-"""The company file's SQLite schema: one table per list or transaction, one per line type."""
+"""The company file's SQLite schema: one table per list or transaction, one per line type.
+
+`SCHEMA` is version 1 as first shipped; `MIGRATIONS[n]` takes a file from version n to n + 1,
+so company files written by an older simulator keep opening (a company survives upgrades).
+"""
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -66,3 +70,67 @@ CREATE TABLE invoice_lines (
     sales_tax_code_id TEXT REFERENCES sales_tax_codes(list_id)
 );
 """
+
+_LIST_CORE = """
+    list_id TEXT PRIMARY KEY, time_created TEXT NOT NULL, time_modified TEXT NOT NULL,
+    modified_epoch INTEGER NOT NULL, edit_sequence TEXT NOT NULL"""
+_TXN_CORE = """
+    txn_id TEXT PRIMARY KEY, time_created TEXT NOT NULL, time_modified TEXT NOT NULL,
+    modified_epoch INTEGER NOT NULL, edit_sequence TEXT NOT NULL, txn_number INTEGER NOT NULL"""
+
+# Version 2: classes, terms, payment methods, received payments, bills; class/terms on
+# customers, vendors, items, invoices and invoice lines.
+MIGRATION_2 = f"""
+CREATE TABLE classes ({_LIST_CORE},
+    name TEXT NOT NULL, full_name TEXT NOT NULL, is_active INTEGER NOT NULL,
+    parent_id TEXT REFERENCES classes(list_id), sublevel INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX classes_full_name ON classes (full_name COLLATE NOCASE);
+CREATE TABLE terms ({_LIST_CORE},
+    name TEXT NOT NULL, is_active INTEGER NOT NULL, std_due_days INTEGER,
+    std_discount_days INTEGER, discount_pct TEXT
+);
+CREATE UNIQUE INDEX terms_name ON terms (name COLLATE NOCASE);
+CREATE TABLE payment_methods ({_LIST_CORE},
+    name TEXT NOT NULL, is_active INTEGER NOT NULL, payment_method_type TEXT
+);
+CREATE UNIQUE INDEX payment_methods_name ON payment_methods (name COLLATE NOCASE);
+ALTER TABLE entities ADD COLUMN class_id TEXT REFERENCES classes(list_id);
+ALTER TABLE entities ADD COLUMN terms_id TEXT REFERENCES terms(list_id);
+ALTER TABLE entities ADD COLUMN preferred_payment_method_id TEXT
+    REFERENCES payment_methods(list_id);
+ALTER TABLE invoices ADD COLUMN class_id TEXT REFERENCES classes(list_id);
+ALTER TABLE invoices ADD COLUMN terms_id TEXT REFERENCES terms(list_id);
+ALTER TABLE invoice_lines ADD COLUMN class_id TEXT REFERENCES classes(list_id);
+ALTER TABLE items ADD COLUMN class_id TEXT REFERENCES classes(list_id);
+CREATE TABLE receive_payments ({_TXN_CORE},
+    customer_id TEXT NOT NULL REFERENCES entities(list_id),
+    ar_account_id TEXT NOT NULL REFERENCES accounts(list_id),
+    txn_date TEXT NOT NULL, ref_number TEXT, total_amount TEXT NOT NULL,
+    payment_method_id TEXT REFERENCES payment_methods(list_id), memo TEXT,
+    deposit_to_account_id TEXT NOT NULL REFERENCES accounts(list_id),
+    unused_payment TEXT NOT NULL, external_guid TEXT
+);
+CREATE TABLE payment_applications (
+    payment_txn_id TEXT NOT NULL REFERENCES receive_payments(txn_id),
+    position INTEGER NOT NULL, invoice_txn_id TEXT NOT NULL REFERENCES invoices(txn_id),
+    amount TEXT NOT NULL, PRIMARY KEY (payment_txn_id, position)
+);
+CREATE TABLE bills ({_TXN_CORE},
+    vendor_id TEXT NOT NULL REFERENCES entities(list_id), vendor_address TEXT,
+    ap_account_id TEXT NOT NULL REFERENCES accounts(list_id),
+    txn_date TEXT NOT NULL, due_date TEXT NOT NULL, amount_due TEXT NOT NULL,
+    ref_number TEXT, terms_id TEXT REFERENCES terms(list_id), memo TEXT,
+    is_paid INTEGER NOT NULL, external_guid TEXT, open_amount TEXT NOT NULL
+);
+CREATE INDEX bills_ref_number ON bills (ref_number);
+CREATE TABLE bill_lines (
+    txn_line_id TEXT PRIMARY KEY, txn_id TEXT NOT NULL REFERENCES bills(txn_id),
+    position INTEGER NOT NULL, kind TEXT NOT NULL,
+    account_id TEXT REFERENCES accounts(list_id), item_id TEXT REFERENCES items(list_id),
+    description TEXT, quantity TEXT, cost TEXT, amount TEXT NOT NULL, memo TEXT,
+    customer_id TEXT REFERENCES entities(list_id), class_id TEXT REFERENCES classes(list_id)
+);
+"""
+
+MIGRATIONS = {1: MIGRATION_2}

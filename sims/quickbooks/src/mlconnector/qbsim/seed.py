@@ -6,11 +6,14 @@ from decimal import Decimal
 
 from mlconnector.qbsim.accounts import add_account
 from mlconnector.qbsim.address import Address
+from mlconnector.qbsim.classes import add_class
 from mlconnector.qbsim.customers import CustomerDraft, add_customer
 from mlconnector.qbsim.items import add_item
+from mlconnector.qbsim.payment_methods import add_payment_method
 from mlconnector.qbsim.refs import RefSpec
 from mlconnector.qbsim.sales_tax_codes import add_sales_tax_code
 from mlconnector.qbsim.store import Store
+from mlconnector.qbsim.terms import add_standard_terms
 from mlconnector.qbsim.vendors import add_vendor
 
 
@@ -38,6 +41,13 @@ def seed_contractor(
             special_account_type="UndepositedFunds",
         )
         add_account(
+            company,
+            "Inventory Asset",
+            "OtherCurrentAsset",
+            special_account_type="InventoryAssets",
+            description="Parts and equipment on hand",
+        )
+        add_account(
             company, "Accounts Payable", "AccountsPayable", special_account_type="AccountsPayable"
         )
         add_account(
@@ -57,6 +67,39 @@ def seed_contractor(
         add_account(company, "Job Materials", "CostOfGoodsSold", description="Materials for jobs")
         add_account(company, "Subcontractors", "Expense")
         add_account(company, "Vehicle Expense", "Expense")
+        add_account(company, "Freight and Shipping", "Expense", description="Freight in")
+        add_account(company, "Permits and Licenses", "Expense")
+        add_account(company, "Tools and Small Equipment", "Expense")
+        add_account(company, "Discounts Given", "Income", description="Member discounts")
+
+        # Business units, as the contractor tracks them with classes; "Plumbing - Service" and
+        # "HVAC - Service" are the ServiceTitan sandbox's business units, so its records map.
+        for unit in ("Plumbing", "HVAC", "Plumbing - Service", "HVAC - Service"):
+            add_class(company, unit)
+        add_class(company, "Install", parent=RefSpec(full_name="HVAC"))
+
+        add_standard_terms(company, "Due on receipt", std_due_days=0)
+        add_standard_terms(company, "Net 15", std_due_days=15)
+        add_standard_terms(company, "Net 30", std_due_days=30)
+        add_standard_terms(
+            company,
+            "1% 10 Net 30",
+            std_due_days=30,
+            std_discount_days=10,
+            discount_pct=Decimal("1.0"),
+        )
+        for method, kind in (
+            ("Cash", "Cash"),
+            ("Check", "Check"),
+            ("Visa", "Visa"),
+            ("MasterCard", "MasterCard"),
+            ("American Express", "AmericanExpress"),
+            # One entry for both card brands, as many contractors set it up (the mapper's
+            # default for ServiceTitan's "Credit Card").
+            ("Visa/MC", "OtherCreditCard"),
+            ("E-Check", "ECheck"),
+        ):
+            add_payment_method(company, method, payment_method_type=kind)
 
         taxable = add_sales_tax_code(company, "Tax", is_taxable=True, description="Taxable Sales")
         non = add_sales_tax_code(company, "Non", is_taxable=False, description="Non-Taxable Sales")
@@ -79,9 +122,34 @@ def seed_contractor(
             ),
             phone="555-0140",
             account_number="ML-20931",
+            terms=RefSpec(full_name="Net 30"),
         )
-        add_vendor(company, "Johnstone Supply", company_name="Johnstone Supply", phone="555-0177")
+        add_vendor(
+            company,
+            "Johnstone Supply",
+            company_name="Johnstone Supply",
+            phone="555-0177",
+            terms=RefSpec(full_name="Net 30"),
+        )
         add_vendor(company, "City of Springfield", company_name="City of Springfield")
+        add_vendor(
+            company,
+            "Carrier Enterprise",
+            company_name="Carrier Enterprise LLC",
+            address=Address(
+                addr1="88 Commerce Dr", city="Springfield", state="CA", postal_code="95103"
+            ),
+            phone="555-0192",
+            terms=RefSpec(full_name="1% 10 Net 30"),
+        )
+        add_vendor(
+            company,
+            "Rapid Rooter Subcontracting",
+            first_name="Dale",
+            last_name="Ortiz",
+            phone="555-0164",
+            terms=RefSpec(full_name="Net 15"),
+        )
 
         tax_item = add_item(
             company,
@@ -190,6 +258,14 @@ def seed_contractor(
             "Permit Fee",
             description="Municipal permit fee",
             account=service,
+            sales_tax_code=non_ref,
+        )
+        add_item(
+            company,
+            "OtherCharge",
+            "Member Discount",
+            description="Member discount",
+            account=RefSpec(full_name="Discounts Given"),
             sales_tax_code=non_ref,
         )
         add_item(

@@ -58,3 +58,44 @@ def account_required(where: str) -> QbError:
         f"{where.replace('Item', '').lower()} item.  QuickBooks error message: "
         "An account must be specified.",
     )
+
+
+def object_not_found(value: str) -> QbError:
+    """3120: a Mod names a ListID/TxnID that is not (or no longer) in the company file.
+
+    The code is from FACTS (3120/3140: invalid reference); the wording is modelled, not quoted.
+    """
+    return QbError(3120, f'Object "{value}" specified in the request cannot be found.')
+
+
+def edit_sequence_out_of_date(given: str) -> QbError:
+    """3200: the Mod was built from a stale copy (someone changed the record since)."""
+    return QbError(3200, f'The provided edit sequence "{given}" is out-of-date.')
+
+
+def amount_exceeds_balance(amount: str, txn: str, balance: str) -> QbError:
+    """3210: a payment applied to an invoice for more than it still owes (FACTS: qbXML).
+
+    The code is FACTS'; the wording is modelled on QuickBooks' "cannot pay more than the amount
+    due", not quoted from a captured response.
+    """
+    return QbError(
+        3210,
+        f'The payment amount {amount} applied to transaction "{txn}" is more than its '
+        f"balance due ({balance}).  QuickBooks error message: "
+        "You cannot pay more than the amount due.",
+    )
+
+
+def applied_exceeds_total(applied: str, total: str) -> QbError:
+    return QbError(
+        3210,
+        f"The amounts applied ({applied}) are more than the payment amount ({total}).  "
+        "QuickBooks error message: You cannot pay more than the amount due.",
+    )
+
+
+def invalid_iterator(iterator_id: str) -> QbError:
+    # Wording as QuickBooks reports it (consolibyte/quickbooks-php issue 183:
+    # '3391: The iteratorID "{dbd52aaa-...}" is not valid.').
+    return QbError(3391, f'The iteratorID "{iterator_id}" is not valid.')

@@ -14,6 +14,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Self
 
+from lxml import etree
+
 from mlconnector.qbsim.ids import (
     FIRST_LIST_SEQUENCE,
     FIRST_TXN_SEQUENCE,
@@ -25,7 +27,7 @@ from mlconnector.qbsim.ids import (
     local_now,
 )
 from mlconnector.qbsim.refs import Ref, RefSpec
-from mlconnector.qbsim.schema import SCHEMA, SCHEMA_VERSION
+from mlconnector.qbsim.schema import MIGRATIONS, SCHEMA, SCHEMA_VERSION
 from mlconnector.qbsim.statuses import invalid_reference
 
 
@@ -39,14 +41,21 @@ class Store:
         self.db.row_factory = sqlite3.Row
         self.db.execute("PRAGMA foreign_keys = ON")
         self._depth = 0
+        # Open query iterators (iteratorID -> what is left to return). Like QuickBooks', they
+        # live as long as the open company (the session), not in the file.
+        self.iterators: dict[str, list[etree._Element]] = {}
         version = self.db.execute("PRAGMA user_version").fetchone()[0]
         if version == 0:
             # executescript commits first, so the script carries its own transaction.
-            self.db.executescript(
-                f"BEGIN; {SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
-            )
-        elif version != SCHEMA_VERSION:
+            self.db.executescript(f"BEGIN; {SCHEMA} PRAGMA user_version = 1; COMMIT;")
+            version = 1
+        if version > SCHEMA_VERSION:
             raise ValueError(f"{self.path}: company schema version {version} is not supported")
+        while version < SCHEMA_VERSION:
+            self.db.executescript(
+                f"BEGIN; {MIGRATIONS[version]} PRAGMA user_version = {version + 1}; COMMIT;"
+            )
+            version += 1
 
     def close(self) -> None:
         self.db.close()
@@ -111,7 +120,7 @@ class Store:
     def new_txn_id(self, now: datetime) -> str:
         return format_txn_id(self.next_counter("next_txn_seq", FIRST_TXN_SEQUENCE), now)
 
-    def _touch(self, table: str, key_column: str, key: str) -> None:
+    def touch(self, table: str, key_column: str, key: str) -> None:
         """Record a modification: new TimeModified, and an EditSequence that always changes."""
         now = self.now()
         previous = self.db.execute(
@@ -158,9 +167,13 @@ class Store:
         return found
 
 
+# Lists without a hierarchy have no FullName: they are referred to by their Name.
+_FLAT_LISTS = frozenset({"sales_tax_codes", "terms", "payment_methods"})
+
+
 def name_column(table: str) -> str:
-    """The column a list is named by: sales tax codes have no hierarchy, so no FullName."""
-    return "name" if table == "sales_tax_codes" else "full_name"
+    """The column a list is named (and referred to) by."""
+    return "name" if table in _FLAT_LISTS else "full_name"
 
 
 # -- reading columns back -------------------------------------------------------------------

@@ -1,0 +1,134 @@
+"""`mlconnector sim quickbooks company [--company PATH] invoices|customers|vendors|payments|bills`:
+what the simulated company file holds, as tables with amounts and balances."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable, Sequence
+from decimal import Decimal
+from typing import Any, TextIO
+
+from mlconnector.qbsim.company import Company
+
+LISTS = ("customers", "vendors", "invoices", "payments", "bills")
+
+Column = tuple[str, Callable[[Any], object], str]  # header, value, format spec ("<30", ">12")
+
+
+def _attr(*names: str) -> Callable[[Any], object]:
+    """The first of `names` the record has (dotted paths allowed), else None."""
+
+    def get(record: Any) -> object:
+        for name in names:
+            value: Any = record
+            for part in name.split("."):
+                value = getattr(value, part, None)
+                if value is None:
+                    break
+            if value is not None:
+                return value
+        return None
+
+    return get
+
+
+def _active(record: Any) -> object:
+    return "" if getattr(record, "is_active", True) else "inactive"
+
+
+COLUMNS: dict[str, list[Column]] = {
+    "customers": [
+        ("ListID", _attr("core.list_id", "list_id"), "<20"),
+        ("Name", _attr("full_name", "name"), "<41"),
+        ("Balance", _attr("total_balance", "balance"), ">12"),
+        ("EditSequence", _attr("core.edit_sequence", "edit_sequence"), "<16"),
+        ("", _active, "<8"),
+    ],
+    "vendors": [
+        ("ListID", _attr("core.list_id", "list_id"), "<20"),
+        ("Name", _attr("full_name", "name"), "<41"),
+        ("Balance", _attr("balance", "total_balance"), ">12"),
+        ("EditSequence", _attr("core.edit_sequence", "edit_sequence"), "<16"),
+        ("", _active, "<8"),
+    ],
+    "invoices": [
+        ("TxnID", _attr("txn_id"), "<16"),
+        ("Ref", _attr("ref_number"), "<11"),
+        ("Date", _attr("txn_date"), "<10"),
+        ("Customer", _attr("customer.full_name"), "<30"),
+        ("Subtotal", _attr("subtotal"), ">10"),
+        ("Tax", _attr("sales_tax_total"), ">8"),
+        ("Total", _attr("total"), ">10"),
+        ("Open", _attr("balance_remaining"), ">10"),
+    ],
+    "payments": [
+        ("TxnID", _attr("txn_id"), "<16"),
+        ("Ref", _attr("ref_number"), "<20"),
+        ("Date", _attr("txn_date"), "<10"),
+        ("Customer", _attr("customer.full_name"), "<30"),
+        ("Amount", _attr("total_amount", "amount"), ">10"),
+        ("Unapplied", _attr("unused_payment", "unapplied_amount"), ">10"),
+    ],
+    "bills": [
+        ("TxnID", _attr("txn_id"), "<16"),
+        ("Ref", _attr("ref_number"), "<20"),
+        ("Date", _attr("txn_date"), "<10"),
+        ("Vendor", _attr("vendor.full_name"), "<30"),
+        ("Amount", _attr("amount_due", "total", "amount"), ">10"),
+        ("Open", _attr("open_amount", "balance_remaining"), ">10"),
+    ],
+}
+
+
+def _cell(value: object, spec: str) -> str:
+    if value is None:
+        text = "-"
+    elif isinstance(value, Decimal):
+        text = f"{value:.2f}"
+    else:
+        text = str(value)
+    return format(text, spec)
+
+
+SOURCES: dict[str, Callable[[Company], Sequence[Any]]] = {
+    "invoices": Company.invoices,
+    "customers": Company.customers,
+    "vendors": Company.vendors,
+    "payments": Company.payments,
+    "bills": Company.bills,
+}
+
+
+def print_table(company: Company, what: str, out: TextIO) -> None:
+    columns = COLUMNS[what]
+    records = SOURCES[what](company)
+    header = " ".join(_cell(title, spec) for title, _, spec in columns).rstrip()
+    print(header, file=out)
+    print("-" * len(header), file=out)
+    for record in records:
+        print(" ".join(_cell(get(record), spec) for _, get, spec in columns).rstrip(), file=out)
+    amount_column = {"customers": 2, "vendors": 2, "invoices": 6, "payments": 4, "bills": 4}
+    index = amount_column[what]
+    total = sum(
+        (v for r in records if isinstance(v := columns[index][1](r), Decimal)), Decimal("0")
+    )
+    print(f"{len(records)} {what}; {columns[index][0].lower()} {total:.2f}", file=out)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mlconnector sim quickbooks company",
+        description="Print what the simulated QuickBooks company file holds.",
+    )
+    parser.add_argument(
+        "--company", default=":memory:", help="SQLite company file (as for the cycles)"
+    )
+    parser.add_argument("list", choices=LISTS, help="which records to print")
+    return parser
+
+
+def run(argv: Sequence[str], *, out: TextIO, open_company: Callable[[str], Company]) -> int:
+    args = build_parser().parse_args(list(argv))
+    with open_company(args.company) as company:
+        print_table(company, args.list, out)
+    return 0
