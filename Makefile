@@ -22,6 +22,11 @@ up: setup
 test: setup
 	$(UV) run --frozen pytest
 
+# Figures, not a test: the mapper's events/s beside a bare nats-py loop (bench/mapper/run.py).
+.PHONY: bench
+bench: setup
+	$(UV) run --frozen python -m bench.mapper $(BENCH_ARGS)
+
 lint: setup
 	$(UV) run --frozen ruff check .
 	$(UV) run --frozen ruff format --check .

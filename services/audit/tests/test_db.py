@@ -188,3 +188,130 @@ async def test_rejections_file_under_their_record_and_stay_idempotent(db: AuditD
         (False, "bad total", None),
         (True, "no id", None),
     ]
+
+
+CHANGED_DIFFERENCE: dict[str, tuple[str | None, str | None]] = {
+    "total": ("408.05", "420.10"),
+    "line 2": ("PVC-075: 4 x 36.50 = 146.00", "PVC-075: 5 x 36.50 = 182.50"),
+    "line 3": ("Sales tax: 12.05", None),
+}
+CHANGED_MESSAGE = (
+    "Invoice 5001 changed in ServiceTitan after it was posted to QuickBooks "
+    "(TxnID 1A2B-1714651200): total 408.05 -> 420.10; "
+    "line 2 PVC-075: 4 x 36.50 = 146.00 -> 5 x 36.50 = 182.50; line 3 removed: Sales tax: 12.05"
+)
+CHANGED_HINT = (
+    "Resolve it by hand in QuickBooks: edit the invoice to match ServiceTitan, or void it "
+    "there and re-post the new version by hand. ml-connector will not post it a second time."
+)
+
+
+async def test_changed_after_posting_is_the_records_status_with_its_difference(
+    db: AuditDb,
+) -> None:
+    first = invoice_event()
+    posted_command = command_for(first)
+    posted = outcome_for(posted_command)
+    second = invoice_event(version="v2", received=10)
+    edited_command = command_for(second, created=11)
+    changed = outcome_for(
+        edited_command,
+        status="changed",
+        when=12,
+        qb_id="1A2B-1714651200",
+        status_message=CHANGED_MESSAGE,
+        hint=CHANGED_HINT,
+        difference=CHANGED_DIFFERENCE,
+    )
+    for incoming in (
+        Incoming(first.event_id, 1, event=first),
+        Incoming(posted_command.command_id, 1, command=posted_command),
+        Incoming(posted.outcome_id, 1, outcome=posted),
+        Incoming(second.event_id, 2, event=second),
+        Incoming(edited_command.command_id, 2, command=edited_command),
+        Incoming(changed.outcome_id, 2, outcome=changed),
+    ):
+        await db.write([incoming])
+    queries = RecordQueries(db)
+    [record] = await queries.list(status="changed")
+    assert (record["status"], record["qb_id"], record["message"], record["hint"]) == (
+        "changed",
+        "1A2B-1714651200",
+        CHANGED_MESSAGE,
+        CHANGED_HINT,
+    )
+    assert await queries.list(status="posted") == []
+    trail = await queries.trail(record["id"])
+    assert trail is not None
+    assert [(o["status"], o["difference"]) for o in trail["outcomes"]] == [
+        ("posted", None),
+        (
+            "changed",
+            {
+                "total": ["408.05", "420.10"],
+                "line 2": ["PVC-075: 4 x 36.50 = 146.00", "PVC-075: 5 x 36.50 = 182.50"],
+                "line 3": ["Sales tax: 12.05", None],
+            },
+        ),
+    ]
+
+
+async def test_a_database_made_before_the_difference_column_gets_it(db: AuditDb) -> None:
+    import sqlalchemy as sa
+
+    schema = (db.engine.get_execution_options().get("schema_translate_map") or {}).get(None)
+    table = f'"{schema}".outcomes' if schema else "outcomes"
+
+    def columns(conn: sa.Connection) -> list[str]:
+        return [col["name"] for col in sa.inspect(conn).get_columns("outcomes", schema=schema)]
+
+    async with db.engine.begin() as conn:  # as the first release created it
+        await conn.execute(sa.text(f"ALTER TABLE {table} DROP COLUMN difference"))
+        assert "difference" not in await conn.run_sync(columns)
+
+    await db.create_tables()
+    await db.create_tables()  # idempotent
+    async with db.engine.begin() as conn:
+        assert "difference" in await conn.run_sync(columns)
+    command = command_for(invoice_event())
+    changed = outcome_for(command, status="changed", difference=CHANGED_DIFFERENCE)
+    await db.write([Incoming(changed.outcome_id, 1, outcome=changed)])
+    [record] = await RecordQueries(db).list()
+    trail = await RecordQueries(db).trail(record["id"])
+    assert trail is not None
+    assert trail["outcomes"][0]["difference"]["total"] == ["408.05", "420.10"]
+
+
+async def test_an_item_made_for_the_record_does_not_post_the_record(db: AuditDb) -> None:
+    event = invoice_event()
+    invoice = command_for(event)
+    item = invoice.model_copy(
+        update={
+            "command_id": "cmd-item-for-invoice",
+            "request_type": "ItemServiceAddRq",
+            "qbxml": "<ItemServiceAddRq><x/></ItemServiceAddRq>",
+        }
+    )
+    assert item.is_prerequisite
+    item_posted = outcome_for(item, when=2, qb_id="80000099-1714651200", prerequisite=True)
+    invoice_waiting = outcome_for(invoice, status="waiting", when=3)
+    for incoming in (
+        Incoming(event.event_id, 1, event=event),
+        Incoming(item.command_id, 1, command=item),
+        Incoming(invoice.command_id, 2, command=invoice),
+        Incoming(item_posted.outcome_id, 1, outcome=item_posted),
+    ):
+        await db.write([incoming])
+    queries = RecordQueries(db)
+    [record] = await queries.list()
+    assert (record["status"], record["qb_id"]) == ("pending", None)
+
+    await db.write([Incoming(invoice_waiting.outcome_id, 2, outcome=invoice_waiting)])
+    [record] = await queries.list()
+    assert (record["status"], record["qb_id"]) == ("waiting", None)
+    trail = await queries.trail(record["id"])
+    assert trail is not None
+    assert [(o["status"], o["qb_id"]) for o in trail["outcomes"]] == [
+        ("posted", "80000099-1714651200"),
+        ("waiting", None),
+    ]

@@ -169,6 +169,59 @@ async def test_failed_outcome_explained(js: JetStreamContext, audit: Running) ->
         assert "#c62828" in page
 
 
+async def test_changed_after_posting_over_http_and_dashboard(
+    js: JetStreamContext, audit: Running
+) -> None:
+    first = invoice_event()
+    posted_command = command_for(first)
+    posted = outcome_for(posted_command)
+    second = invoice_event(version="v2", received=10)
+    edited_command = command_for(second, created=11)
+    changed = outcome_for(
+        edited_command,
+        status="changed",
+        when=12,
+        qb_id="1A2B-1714651200",
+        status_message="Invoice 5001 changed in ServiceTitan after it was posted to QuickBooks "
+        "(TxnID 1A2B-1714651200): total 230.59 -> 268.09",
+        hint="Resolve it by hand in QuickBooks.",
+        difference={"total": ("230.59", "268.09"), "line 3": (None, "Labor: 1 x 37.50 = 37.50")},
+    )
+    await publish(js, st_event_subject(TENANT, "invoice"), first, first.event_id)
+    await publish(js, command_subject(CONN), posted_command, posted_command.command_id)
+    await publish(js, outcome_subject(CONN), posted, posted.outcome_id)
+    await publish(js, st_event_subject(TENANT, "invoice"), second, second.event_id)
+    await publish(js, command_subject(CONN), edited_command, edited_command.command_id)
+    await publish(js, outcome_subject(CONN), changed, changed.outcome_id)
+    await eventually(audit.idle)
+
+    async with httpx.AsyncClient(base_url=audit.base_url) as client:
+        [record] = (await client.get("/api/records", params={"status": "changed"})).json()
+        assert (record["status"], record["qb_id"], record["hint"]) == (
+            "changed",
+            "1A2B-1714651200",
+            "Resolve it by hand in QuickBooks.",
+        )
+        assert record["message"] == changed.status_message
+        trail = (await client.get(f"/api/records/{record['id']}")).json()
+        assert [(o["status"], o["difference"]) for o in trail["outcomes"]] == [
+            ("posted", None),
+            (
+                "changed",
+                {"total": ["230.59", "268.09"], "line 3": [None, "Labor: 1 x 37.50 = 37.50"]},
+            ),
+        ]
+        page = (await client.get("/", params={"status": "changed"})).text
+        assert "<option value='changed' selected>changed</option>" in page
+        assert COLOURS["changed"] in page
+        assert "total 230.59 -&gt; 268.09" in page
+        detail = (await client.get(f"/records/{record['id']}")).text
+        assert (
+            "<tr><td>total</td><td>230.59</td><td>268.09</td></tr>"
+            "<tr><td>line 3</td><td>-</td><td>Labor: 1 x 37.50 = 37.50</td></tr>"
+        ) in detail
+
+
 async def test_database_failure_naks_and_nothing_is_lost(
     js: JetStreamContext, audit: Running, monkeypatch: pytest.MonkeyPatch
 ) -> None:

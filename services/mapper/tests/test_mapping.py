@@ -22,10 +22,10 @@ from mlconnector.common.mapping import MappingSettings
 from mlconnector.common.models import InvoiceLine
 from mlconnector.common.qbxml import Request, build_message, element_from_string
 from mlconnector.mapper.commands import map_event
-from mlconnector.mapper.customers import map_customer
 from mlconnector.mapper.errors import MappingError, UnsupportedEntityError
 from mlconnector.mapper.invoices import map_invoice
 from mlconnector.mapper.naming import external_guid, qb_name, qb_quantity, qb_rate
+from mlconnector.mapper.parties import map_party as map_customer
 
 GOLDEN_CUSTOMER = (
     "<CustomerAddRq><CustomerAdd>"
@@ -252,8 +252,14 @@ def test_invoice_without_lines_is_refused() -> None:
 
 
 def test_entities_not_yet_mapped_are_refused_clearly() -> None:
+    event = customer_event().model_copy(update={"entity": "estimate"})
+    with pytest.raises(UnsupportedEntityError, match="does not translate estimate records yet"):
+        map_event(event, connection())
+
+
+def test_a_record_under_the_wrong_entity_is_refused() -> None:
     event = customer_event().model_copy(update={"entity": "vendor"})
-    with pytest.raises(UnsupportedEntityError, match="does not translate vendor records yet"):
+    with pytest.raises(MappingError, match="is not a vendor record"):
         map_event(event, connection())
 
 

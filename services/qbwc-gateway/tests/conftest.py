@@ -8,7 +8,7 @@ import itertools
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pytest
 import uvicorn
@@ -22,27 +22,48 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from mlconnector.common.broker import make_broker
 from mlconnector.common.connections import Connection, ConnectionStore
-from mlconnector.common.envelopes import Command, LateRef, Outcome
+from mlconnector.common.envelopes import (
+    FRESH_EDIT_SEQUENCE,
+    SELF_ID,
+    Command,
+    LateRef,
+    Outcome,
+)
 from mlconnector.common.qbxml import schema as qbschema
 from mlconnector.common.streams import QB_OUTCOMES, command_subject
 from mlconnector.gateway.app import create_app
 from mlconnector.gateway.service import QbwcService
 from mlconnector.gateway.settings import GatewaySettings
+from mlconnector.qbsim.company import Company
+from mlconnector.qbsim.processor import QbxmlProcessor
 
 BINDING = "{http://developer.intuit.com/}TroubleshootWebServiceFSSoap"
 COMPANY_FILE = r"C:\Users\Public\Documents\Intuit\QuickBooks\Company Files\Acme Plumbing.qbw"
 
 
 class FakeQuickBooks:
-    """Answers CustomerAdd/Query and InvoiceAdd/Query; every message it gets and every
-    answer it gives must validate against Intuit's schema."""
+    """Answers CustomerAdd/Query/Mod, InvoiceAdd/Query and ReceivePaymentAdd/Query; every
+    message it gets and every answer it gives must validate against Intuit's schema."""
 
     def __init__(self) -> None:
         self.customers: dict[str, tuple[str, str]] = {}  # Name -> (ListID, EditSequence)
+        self.phones: dict[str, str] = {}  # ListID -> Phone, as the last Mod set it
         self.invoices: list[dict[str, str]] = []
+        self.payments: list[dict[str, str]] = []
         self.messages: list[etree._Element] = []
         self.locked: set[str] = set()  # names whose next CustomerAdd meets a locked record
+        # ListID -> how many more CustomerQuery answers are followed by a user's edit of
+        # that customer (a stale EditSequence for the Mod that follows).
+        self.edit_after_query: dict[str, int] = {}
         self._ids = itertools.count(1)
+
+    def edit_customer(self, name: str) -> None:
+        """Someone edits the customer in QuickBooks: its EditSequence changes."""
+        list_id, edit_sequence = self.customers[name]
+        self.customers[name] = (list_id, str(int(edit_sequence) + 1))
+
+    def delete_customer(self, name: str) -> None:
+        del self.customers[name]
 
     def requests(self, tag: str) -> list[etree._Element]:
         return [rq for msg in self.messages for rq in msg.iter(tag)]
@@ -130,6 +151,9 @@ class FakeQuickBooks:
         return rs
 
     def _CustomerQueryRq(self, rq: etree._Element) -> etree._Element:
+        list_ids = [node.text or "" for node in rq.iter("ListID")]
+        if list_ids:
+            return self._customers_by_list_id(rq, list_ids)
         name = rq.findtext("FullName") or ""
         if name not in self.customers:
             return self._rs(
@@ -138,6 +162,115 @@ class FakeQuickBooks:
         rs = self._rs("CustomerQueryRs", 0, "Status OK")
         self._customer_ret(rs, name)
         return rs
+
+    def _customers_by_list_id(self, rq: etree._Element, list_ids: list[str]) -> etree._Element:
+        by_id = {list_id: name for name, (list_id, _) in self.customers.items()}
+        missing = [list_id for list_id in list_ids if list_id not in by_id]
+        if missing:
+            rs = self._rs(
+                "CustomerQueryRs",
+                500,
+                "The query request has not been fully completed. There was a required element "
+                f'("{missing[0]}") that could not be found in QuickBooks.',
+            )
+        else:
+            rs = self._rs("CustomerQueryRs", 0, "Status OK")
+        wanted = {node.text for node in rq.iter("IncludeRetElement")}
+        for list_id in list_ids:
+            if list_id in missing:
+                continue
+            self._customer_ret(rs, by_id[list_id])
+            if wanted:
+                ret = rs[-1]
+                for child in list(ret):
+                    if child.tag not in wanted:
+                        ret.remove(child)
+            if self.edit_after_query.get(list_id, 0) > 0:
+                self.edit_after_query[list_id] -= 1
+                self.edit_customer(by_id[list_id])
+        return rs
+
+    def _CustomerModRq(self, rq: etree._Element) -> etree._Element:
+        list_id = rq.findtext("CustomerMod/ListID") or ""
+        edit_sequence = rq.findtext("CustomerMod/EditSequence") or ""
+        by_id = {lid: name for name, (lid, _) in self.customers.items()}
+        if list_id not in by_id:
+            return self._rs(
+                "CustomerModRs",
+                3000,
+                f'The given object ID "{list_id}" in the field "list id" is invalid.',
+            )
+        name = by_id[list_id]
+        current = self.customers[name][1]
+        if edit_sequence != current:
+            return self._rs(
+                "CustomerModRs",
+                3200,
+                f'The provided edit sequence "{edit_sequence}" is out-of-date.',
+            )
+        new_name = rq.findtext("CustomerMod/Name") or name
+        del self.customers[name]
+        self.customers[new_name] = (list_id, str(int(current) + 1000))
+        phone = rq.findtext("CustomerMod/Phone")
+        if phone is not None:
+            self.phones[list_id] = phone
+        rs = self._rs("CustomerModRs", 0, "Status OK")
+        self._customer_ret(rs, new_name)
+        return rs
+
+    def _ReceivePaymentAddRq(self, rq: etree._Element) -> etree._Element:
+        add = rq.find("ReceivePaymentAdd")
+        assert add is not None
+        applied_to = add.findtext("AppliedToTxnAdd/TxnID") or ""
+        if applied_to not in {i["TxnID"] for i in self.invoices}:
+            return self._rs(
+                "ReceivePaymentAddRs",
+                3120,
+                f'Object "{applied_to}" specified in the request cannot be found.',
+            )
+        n = next(self._ids)
+        payment = {
+            "TxnID": f"{n:X}-1741111111",
+            "EditSequence": f"174111111{n}",
+            "CustomerListID": add.findtext("CustomerRef/ListID") or "",
+            "RefNumber": add.findtext("RefNumber") or "",
+            "ExternalGUID": add.findtext("ExternalGUID") or "",
+            "AppliedTo": applied_to,
+        }
+        self.payments.append(payment)
+        rs = self._rs("ReceivePaymentAddRs", 0, "Status OK")
+        self._payment_ret(rs, payment)
+        return rs
+
+    def _ReceivePaymentQueryRq(self, rq: etree._Element) -> etree._Element:
+        ref_number = rq.findtext("RefNumber")
+        found = [p for p in self.payments if p["RefNumber"] == ref_number]
+        if not found:
+            return self._rs(
+                "ReceivePaymentQueryRs",
+                1,
+                "A query request did not find a matching object in QuickBooks",
+            )
+        rs = self._rs("ReceivePaymentQueryRs", 0, "Status OK")
+        for payment in found:
+            self._payment_ret(rs, payment)
+        return rs
+
+    def _payment_ret(self, rs: etree._Element, payment: dict[str, str]) -> None:
+        ret = etree.SubElement(rs, "ReceivePaymentRet")
+        for tag, text in (
+            ("TxnID", payment["TxnID"]),
+            ("TimeCreated", "2025-03-05T10:00:00-08:00"),
+            ("TimeModified", "2025-03-05T10:00:00-08:00"),
+            ("EditSequence", payment["EditSequence"]),
+        ):
+            self._sub(ret, tag, text)
+        ref = etree.SubElement(ret, "CustomerRef")
+        self._sub(ref, "ListID", payment["CustomerListID"])
+        self._sub(ret, "TxnDate", "2025-03-05")
+        self._sub(ret, "RefNumber", payment["RefNumber"])
+        if payment["ExternalGUID"]:
+            self._sub(ret, "ExternalGUID", payment["ExternalGUID"])
 
     def _InvoiceAddRq(self, rq: etree._Element) -> etree._Element:
         add = rq.find("InvoiceAdd")
@@ -177,6 +310,28 @@ class FakeQuickBooks:
         return rs
 
 
+class QuickBooks(Protocol):
+    """What a Web Connector session needs of QuickBooks: a qbXML message in, one out."""
+
+    def process(self, request_xml: str) -> str: ...
+
+
+class SimQuickBooks:
+    """The simulated company file (sims/quickbooks) as QuickBooks, keeping every message."""
+
+    def __init__(self, company: Company) -> None:
+        self.company = company
+        self._processor = QbxmlProcessor(company)
+        self.messages: list[etree._Element] = []
+
+    def process(self, request_xml: str) -> str:
+        self.messages.append(etree.fromstring(request_xml.encode()))
+        return self._processor.process(request_xml)
+
+    def requests(self, tag: str) -> list[etree._Element]:
+        return [rq for msg in self.messages for rq in msg.iter(tag)]
+
+
 @dataclass
 class SessionLog:
     auth: list[str | None]
@@ -210,7 +365,7 @@ class Gateway:
         return result
 
     async def run_session(
-        self, username: str, password: str, qb: FakeQuickBooks, max_rounds: int = 20
+        self, username: str, password: str, qb: QuickBooks, max_rounds: int = 20
     ) -> SessionLog:
         """What the Web Connector does in one scheduled update."""
         log = SessionLog(auth=await self.call("authenticate", username, password))
@@ -258,8 +413,17 @@ class Gateway:
         return found
 
 
-def customer_command(connection: str, st_id: int, name: str) -> Command:
-    event_id = f"tenant-{connection}:customer:{st_id}:v1"
+def customer_command(
+    connection: str, st_id: int, name: str, version: str = "v1", phone: str | None = None
+) -> Command:
+    """A customer's Add, and its Mod (as the mapper writes them) when `phone` is given."""
+    event_id = f"tenant-{connection}:customer:{st_id}:{version}"
+    phone_xml = f"<Phone>{phone}</Phone>" if phone is not None else ""
+    mod = (
+        "<CustomerModRq><CustomerMod>"
+        f"<ListID>{SELF_ID}</ListID><EditSequence>{FRESH_EDIT_SEQUENCE}</EditSequence>"
+        f"<Name>{name}</Name>{phone_xml}</CustomerMod></CustomerModRq>"
+    )
     return Command(
         command_id=Command.make_id(connection, event_id, "CustomerAddRq"),
         connection=connection,
@@ -268,19 +432,66 @@ def customer_command(connection: str, st_id: int, name: str) -> Command:
         st_id=st_id,
         event_id=event_id,
         request_type="CustomerAddRq",
-        qbxml=f"<CustomerAddRq><CustomerAdd><Name>{name}</Name></CustomerAdd></CustomerAddRq>",
+        qbxml=(
+            f"<CustomerAddRq><CustomerAdd><Name>{name}</Name>{phone_xml}"
+            "</CustomerAdd></CustomerAddRq>"
+        ),
         lookup_qbxml=f"<CustomerQueryRq><FullName>{name}</FullName></CustomerQueryRq>",
+        mod_qbxml=mod if phone is not None else None,
         summary=f"Customer {name}",
     )
 
 
+def guid_of(command_id: str) -> str:
+    """The ExternalGUID the mapper derives from a command id: braces, upper-case hex."""
+    h = command_id.removeprefix("cmd-").upper()
+    return "{" + f"{h[0:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}" + "}"
+
+
+def payment_command(
+    connection: str, st_id: int, ref_number: str, customer_st_id: int, invoice_st_id: int
+) -> Command:
+    event_id = f"tenant-{connection}:payment:{st_id}:v1"
+    command_id = Command.make_id(connection, event_id, "ReceivePaymentAddRq")
+    customer = LateRef.make("customer", customer_st_id)
+    invoice = LateRef.make("invoice", invoice_st_id)
+    return Command(
+        command_id=command_id,
+        connection=connection,
+        tenant=f"tenant-{connection}",
+        entity="payment",
+        st_id=st_id,
+        event_id=event_id,
+        request_type="ReceivePaymentAddRq",
+        qbxml=(
+            "<ReceivePaymentAddRq><ReceivePaymentAdd>"
+            f"<CustomerRef><ListID>{customer.placeholder}</ListID></CustomerRef>"
+            f"<RefNumber>{ref_number}</RefNumber><TotalAmount>180.00</TotalAmount>"
+            f"<ExternalGUID>{guid_of(command_id)}</ExternalGUID>"
+            f"<AppliedToTxnAdd><TxnID>{invoice.placeholder}</TxnID>"
+            "<PaymentAmount>180.00</PaymentAmount></AppliedToTxnAdd>"
+            "</ReceivePaymentAdd></ReceivePaymentAddRq>"
+        ),
+        lookup_qbxml=(
+            f"<ReceivePaymentQueryRq><RefNumber>{ref_number}</RefNumber></ReceivePaymentQueryRq>"
+        ),
+        refs=(customer, invoice),
+        summary=f"Payment {ref_number}",
+        fingerprint={"amount": "180.00", "applied to invoice 5001": "180.00"},
+    )
+
+
 def invoice_command(
-    connection: str, st_id: int, ref_number: str, customer_st_id: int, version: str = "v1"
+    connection: str,
+    st_id: int,
+    ref_number: str,
+    customer_st_id: int,
+    version: str = "v1",
+    fingerprint: dict[str, str] | None = None,
 ) -> Command:
     event_id = f"tenant-{connection}:invoice:{st_id}:{version}"
     command_id = Command.make_id(connection, event_id, "InvoiceAddRq")
-    h = command_id.removeprefix("cmd-").upper()
-    guid = "{" + f"{h[0:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}" + "}"
+    guid = guid_of(command_id)
     ref = LateRef.make("customer", customer_st_id)
     return Command(
         command_id=command_id,
@@ -301,6 +512,7 @@ def invoice_command(
         lookup_qbxml=f"<InvoiceQueryRq><RefNumber>{ref_number}</RefNumber></InvoiceQueryRq>",
         refs=(ref,),
         summary=f"Invoice {ref_number}",
+        fingerprint=fingerprint or {},
     )
 
 

@@ -20,6 +20,14 @@ pytestmark = pytest.mark.nats
 MARIA = "Hernandez, Maria"
 
 
+class _AnyTicket:
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, str) and re.fullmatch(r"[0-9a-f]{32}", other) is not None
+
+
+ANY_TICKET = _AnyTicket()
+
+
 async def _consumer_counts(gw: Gateway, connection: str) -> tuple[int, int]:
     info = await gw.js.consumer_info(QB_COMMANDS.name, durable_name(connection))
     return info.num_pending, info.num_ack_pending
@@ -417,10 +425,35 @@ async def test_a_newer_version_of_a_posted_invoice_is_reported_not_added_twice(
     assert len(qb.requests("InvoiceAddRq")) == 1
     outcomes = {o.command_id: o for o in await gateway.outcomes("acme")}
     reported = outcomes[edited.command_id]
-    assert reported.status == "failed"
+    # Reported for the accountant (test_upsert.py covers the difference it lists).
+    assert reported.status == "changed"
     assert reported.qb_id == "2-1741111111"
     assert reported.status_message == (
-        "ServiceTitan invoice 5001 changed after it was posted to QuickBooks "
-        "(id 2-1741111111); the new version was not added again"
+        "Invoice 5001 changed in ServiceTitan after it was posted to QuickBooks "
+        "(TxnID 2-1741111111): the posted version is unknown (it posted before ml-connector "
+        "kept what it sent), so compare QuickBooks with ServiceTitan by hand"
     )
     assert await _consumer_counts(gateway, "acme") == (0, 0)
+
+
+@pytest.mark.parametrize(
+    ("gateway_settings", "hints"),
+    [
+        ({"QBWC_POSTPONE_SECONDS": 600, "QBWC_MIN_RUN_SECONDS": 300}, ["600", "300"]),
+        ({"QBWC_MIN_RUN_SECONDS": 300}, [None, "300"]),  # zeep: "" arrives as None
+        ({"QBWC_POSTPONE_SECONDS": 600}, ["600"]),
+    ],
+)
+async def test_nothing_pending_returns_the_configured_postpone_and_min_run(
+    gateway: Gateway, qb: FakeQuickBooks, hints: list[str | None]
+) -> None:
+    await gateway.add_connection("acme", "acme-qbwc", "s3cret-pass")
+    ticket, verdict, *rest = await gateway.call("authenticate", "acme-qbwc", "s3cret-pass")
+    assert (verdict, rest) == ("none", hints)
+    assert re.fullmatch(r"[0-9a-f]{32}", ticket)
+    # With work to do: the company file, and no hints (the update runs now).
+    await gateway.publish(customer_command("acme", 1001, MARIA))
+    assert await gateway.call("authenticate", "acme-qbwc", "s3cret-pass") == [
+        ANY_TICKET,
+        COMPANY_FILE,
+    ]

@@ -74,12 +74,36 @@ class LateRef(Envelope):
         return LateRef(placeholder=f"@ref:{entity}:{st_id}", entity=entity, st_id=st_id)
 
 
+# The request that posts the record itself, per entity. An event may also produce commands
+# before it that make sure something the record names exists (an item per GL account, a
+# location's job): prerequisites.
+RECORD_REQUEST_TYPES: dict[str, str] = {
+    "customer": "CustomerAddRq",
+    "vendor": "VendorAddRq",
+    "invoice": "InvoiceAddRq",
+    "payment": "ReceivePaymentAddRq",
+    "bill": "BillAddRq",
+}
+
+# Placeholders inside `Command.mod_qbxml`: the gateway puts the record's own ListID/TxnID
+# (from the id map) and the EditSequence it has just queried in the same session (rule 3).
+SELF_ID = "@self"
+FRESH_EDIT_SEQUENCE = "@edit-sequence"
+
+
 class Command(Envelope):
     """One intended QuickBooks change.
 
     `qbxml` is one request element (e.g. `<InvoiceAddRq>...</InvoiceAddRq>`) without the
     QBXML/QBXMLMsgsRq wrapper or requestID: the gateway batches and numbers requests.
     `lookup_qbxml` is a query that finds the object if an earlier attempt already posted it.
+
+    What happens when the id map already knows the record:
+    - `mod_qbxml` set (customers, vendors): the gateway sends that Mod instead of the Add,
+      after querying the object in the same session for a fresh EditSequence; its ListID and
+      EditSequence elements hold `SELF_ID` and `FRESH_EDIT_SEQUENCE`.
+    - `mod_qbxml` unset (invoices, payments, bills): nothing is sent; the record becomes a
+      "changed" outcome listing how `fingerprint` differs from the posted version's.
     """
 
     command_id: str
@@ -93,7 +117,24 @@ class Command(Envelope):
     lookup_qbxml: str | None = None
     refs: tuple[LateRef, ...] = ()
     summary: str = ""
+    mod_qbxml: str | None = None
+    fingerprint: dict[str, str] = Field(
+        default_factory=dict,
+        description="what an accountant compares between two versions, label -> value "
+        "(e.g. 'total' -> '408.05', 'line 1' -> 'Labor: 2 x 125.00 = 250.00')",
+    )
     created_at: dt.datetime = Field(default_factory=utcnow)
+
+    @property
+    def is_prerequisite(self) -> bool:
+        """A command that makes sure something exists (ItemServiceAddRq, a job's CustomerAddRq)
+        rather than posting the event's record itself.
+
+        Its QuickBooks id is not the record's, so it never enters the id map under the
+        command's (entity, st_id); when its lookup finds the object, or QuickBooks answers 3100
+        (name in use), the object exists and the command is done.
+        """
+        return self.request_type != RECORD_REQUEST_TYPES.get(self.entity)
 
     @staticmethod
     def make_id(connection: str, event_id: str, request_type: str) -> str:
@@ -102,7 +143,8 @@ class Command(Envelope):
         return f"cmd-{digest[:32]}"
 
 
-OutcomeStatus = Literal["posted", "failed", "retrying", "waiting"]
+# "changed": the record changed in ServiceTitan after it posted; an accountant resolves it.
+OutcomeStatus = Literal["posted", "failed", "retrying", "waiting", "changed"]
 
 
 class Outcome(Envelope):
@@ -124,6 +166,16 @@ class Outcome(Envelope):
     hint: str | None = Field(default=None, description="what the operator can do")
     request_qbxml: str | None = None
     response_qbxml: str | None = None
+    prerequisite: bool = Field(
+        default=False,
+        description="the command made sure something the record needs exists (an item, a "
+        "job); its posting is not the record's",
+    )
+    difference: dict[str, tuple[str | None, str | None]] | None = Field(
+        default=None,
+        description='status "changed": label -> (posted value, new value), None where the '
+        "version has no such label; None when the posted version is not known",
+    )
     at: dt.datetime = Field(default_factory=utcnow)
 
     @property

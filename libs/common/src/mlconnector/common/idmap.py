@@ -5,7 +5,7 @@ from __future__ import annotations
 from nats.js import JetStreamContext
 from nats.js.errors import KeyDeletedError, KeyNotFoundError
 from nats.js.kv import KeyValue
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from mlconnector.common.streams import KV_ID_MAP
 
@@ -13,7 +13,12 @@ from mlconnector.common.streams import KV_ID_MAP
 class IdMapping(BaseModel):
     qb_id: str
     edit_sequence: str | None = None
+    # The command that last posted (added or modified) the record: a redelivery or replay
+    # of that very command is a duplicate, any other command is a newer version.
     command_id: str | None = None
+    # That command's `Command.fingerprint`: what a newer version is compared with. Empty in
+    # entries written before fingerprints were kept (the posted version is then unknown).
+    fingerprint: dict[str, str] = Field(default_factory=dict)
 
 
 def id_map_key(connection: str, entity: str, st_id: int) -> str:

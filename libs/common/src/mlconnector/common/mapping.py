@@ -1,25 +1,239 @@
-"""Per-connection mapping settings (deepened by the mapper issue; defaults fit a contractor)."""
+"""Per-connection mapping settings: how ServiceTitan records land in one QuickBooks company.
+
+Stored with the connection (`Connection.mapping`), edited from a YAML file by the CLI. Every
+default fits a contractor's company file as QuickBooks' Contractor edition sets it up, so a
+connection without any mapping file posts. An invalid mapping is refused with messages that
+name the field (`mapping_errors`, `MappingSettings.from_yaml_text`).
+"""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+
+# qbXML limits (qbxml130.xsd): one level of an account/item/class name is 31 characters and a
+# FullName ("Parent:Child") 159; sales tax codes are 3; terms and payment methods 31.
+NAME_LEVEL_MAX = 31
+FULL_NAME_MAX = 159
+TAX_CODE_MAX = 3
+
+
+def _full_name(kind: str) -> Any:
+    def check(value: str) -> str:
+        if not value.strip():
+            raise ValueError(f"a QuickBooks {kind} name cannot be empty")
+        if len(value) > FULL_NAME_MAX:
+            raise ValueError(
+                f"a QuickBooks {kind} full name is at most {FULL_NAME_MAX} characters "
+                f"(got {len(value)})"
+            )
+        for level in value.split(":"):
+            if not level.strip():
+                raise ValueError(f"{value!r}: empty level between ':' separators")
+            if len(level) > NAME_LEVEL_MAX:
+                raise ValueError(
+                    f"{level!r} is {len(level)} characters; QuickBooks {kind} names are at "
+                    f"most {NAME_LEVEL_MAX} per level (use 'Parent:Child' for sub-{kind}s)"
+                )
+        try:
+            value.encode("iso-8859-1")
+        except UnicodeEncodeError as exc:
+            raise ValueError(
+                f"{value!r} has characters QuickBooks cannot store (ISO-8859-1 only)"
+            ) from exc
+        return value
+
+    return check
+
+
+def _short_name(kind: str, limit: int) -> Any:
+    def check(value: str) -> str:
+        if not value.strip():
+            raise ValueError(f"a QuickBooks {kind} cannot be empty")
+        if len(value) > limit:
+            raise ValueError(
+                f"a QuickBooks {kind} is at most {limit} characters (got {len(value)})"
+            )
+        return value
+
+    return check
+
+
+AccountName = Annotated[str, AfterValidator(_full_name("account"))]
+ItemName = Annotated[str, AfterValidator(_full_name("item"))]
+ClassName = Annotated[str, AfterValidator(_full_name("class"))]
+TaxCode = Annotated[str, AfterValidator(_short_name("sales tax code", TAX_CODE_MAX))]
+TermsName = Annotated[str, AfterValidator(_short_name("terms name", NAME_LEVEL_MAX))]
+PaymentMethodName = Annotated[str, AfterValidator(_short_name("payment method", NAME_LEVEL_MAX))]
+
+
+class PaymentTypeMapping(BaseModel):
+    """Where one ServiceTitan payment type lands: QuickBooks payment method and deposit account."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    method: PaymentMethodName | None = Field(
+        default=None, description="QuickBooks payment method (PaymentMethodRef); none = omitted"
+    )
+    deposit_account: AccountName | None = Field(
+        default=None, description="deposit account; none = the connection's deposit_account"
+    )
+
+
+class MappingSettingsError(ValueError):
+    """A mapping file the connector refuses; `errors` names each bad field."""
+
+    def __init__(self, errors: list[str]) -> None:
+        super().__init__("invalid mapping settings:\n" + "\n".join(f"  {e}" for e in errors))
+        self.errors = errors
 
 
 class MappingSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    ar_account: str = Field(default="Accounts Receivable", max_length=31)
-    ap_account: str = Field(default="Accounts Payable", max_length=31)
-    deposit_account: str = Field(default="Undeposited Funds", max_length=31)
-    sales_tax_item: str = Field(default="ST Sales Tax", max_length=31)
-    taxable_code: str = Field(default="Tax", max_length=3)
-    non_taxable_code: str = Field(default="Non", max_length=3)
-    default_item: str = Field(
+    # --- accounts -------------------------------------------------------------------------
+    ar_account: AccountName = Field(
+        default="Accounts Receivable", description="AR account of invoices and payments"
+    )
+    ap_account: AccountName = Field(default="Accounts Payable", description="AP account of bills")
+    deposit_account: AccountName = Field(
+        default="Undeposited Funds",
+        description="where payments are deposited unless their payment type says otherwise",
+    )
+    gl_account_map: dict[str, AccountName] = Field(
+        default_factory=dict,
+        description="ServiceTitan GL account (name or number) -> QuickBooks account FullName; "
+        "an unmapped ServiceTitan account posts to the QuickBooks account of the same name",
+    )
+    default_expense_account: AccountName = Field(
+        default="Cost of Goods Sold", description="bill lines without a GL account"
+    )
+    bill_tax_account: AccountName = Field(
+        default="Cost of Goods Sold", description="a bill's tax amount (its own expense line)"
+    )
+    bill_shipping_account: AccountName = Field(
+        default="Cost of Goods Sold", description="a bill's shipping amount"
+    )
+    bill_other_account: AccountName = Field(
+        default="Cost of Goods Sold", description="a bill's other charges"
+    )
+    rounding_account: AccountName = Field(
+        default="Cost of Goods Sold",
+        description="where the cent difference between a bill's lines and its amount posts",
+    )
+
+    # --- items ----------------------------------------------------------------------------
+    item_strategy: Literal["sku", "gl_account"] = Field(
+        default="sku",
+        description="'sku': the QuickBooks item named like the ServiceTitan SKU (or item_map); "
+        "'gl_account': one QuickBooks item per GL account, created on demand",
+    )
+    item_map: dict[str, ItemName] = Field(
+        default_factory=dict,
+        description="ServiceTitan SKU name (with item_strategy gl_account: GL account name) -> "
+        "QuickBooks item FullName",
+    )
+    default_item: ItemName = Field(
         default="ST Service",
-        max_length=31,
         description="QuickBooks item used when a ServiceTitan SKU has no item of its own",
     )
-    item_map: dict[str, str] = Field(
-        default_factory=dict, description="ServiceTitan SKU name -> QuickBooks item FullName"
+    gl_item_type: Literal["service", "other_charge"] = Field(
+        default="service", description="type of the items created per GL account"
     )
-    class_from_business_unit: bool = False
+    gl_item_prefix: str = Field(
+        default="",
+        max_length=20,
+        description="prefix of the names of items created per GL account (e.g. 'ST ')",
+    )
+
+    # --- sales tax ------------------------------------------------------------------------
+    sales_tax_item: ItemName = Field(
+        default="ST Sales Tax",
+        description="QuickBooks sales tax item (or group) of invoices (ItemSalesTaxRef)",
+    )
+    taxable_code: TaxCode = Field(
+        default="Tax", description="QuickBooks sales tax code of taxable lines"
+    )
+    non_taxable_code: TaxCode = Field(
+        default="Non", description="QuickBooks sales tax code of non-taxable lines"
+    )
+    tax_mode: Literal["quickbooks", "line"] = Field(
+        default="quickbooks",
+        description="'quickbooks': QuickBooks computes the tax with sales_tax_item's rate; "
+        "'line': ServiceTitan's tax amount posts as its own line on sales_tax_item (lines "
+        "non-taxable), so the total matches ServiceTitan to the cent whatever the rate",
+    )
+    tax_item_map: dict[str, ItemName] = Field(
+        default_factory=dict,
+        description="ServiceTitan business unit -> QuickBooks sales tax item (else sales_tax_item)",
+    )
+
+    # --- classes, terms, payments ---------------------------------------------------------
+    class_from_business_unit: bool = Field(
+        default=False,
+        description="set the QuickBooks class of invoices and bills from the business unit",
+    )
+    class_map: dict[str, ClassName] = Field(
+        default_factory=dict,
+        description="ServiceTitan business unit -> QuickBooks class (else the unit's own name)",
+    )
+    terms_map: dict[str, TermsName] = Field(
+        default_factory=dict,
+        description="ServiceTitan term name -> QuickBooks terms; unmapped terms are not sent",
+    )
+    default_terms: TermsName | None = Field(
+        default=None, description="QuickBooks terms for records whose terms are not mapped"
+    )
+    payment_types: dict[str, PaymentTypeMapping] = Field(
+        default_factory=dict,
+        description="ServiceTitan payment type -> QuickBooks payment method and deposit account",
+    )
+
+    # --- names ----------------------------------------------------------------------------
+    name_id_suffix: Literal["when_cut", "always"] = Field(
+        default="when_cut",
+        description="QuickBooks names are unique and at most 41 characters: 'when_cut' appends "
+        "' #<ServiceTitan id>' only to names that must be shortened, 'always' to every name",
+    )
+    location_as_job: bool = Field(
+        default=False,
+        description="post invoices to a Customer:Job per ServiceTitan location (created on demand)",
+    )
+
+    @classmethod
+    def from_yaml_text(cls, text: str) -> MappingSettings:
+        """Parse a mapping file; raise MappingSettingsError naming every bad field."""
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise MappingSettingsError([f"not valid YAML: {exc}"]) from exc
+        if data is None:
+            data = {}
+        if not isinstance(data, dict):
+            raise MappingSettingsError(
+                [f"the mapping file must be a mapping of settings, got {type(data).__name__}"]
+            )
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            raise MappingSettingsError(mapping_errors(exc)) from exc
+
+    def to_yaml_text(self) -> str:
+        return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
+
+
+def mapping_errors(exc: ValidationError) -> list[str]:
+    """One operator-readable line per error: the field path, then what is wrong."""
+    out: list[str] = []
+    for error in exc.errors():
+        path = ".".join(str(part) for part in error["loc"]) or "(mapping)"
+        message = str(error["msg"]).removeprefix("Value error, ")
+        if error["type"] == "extra_forbidden":
+            known = ", ".join(sorted(MappingSettings.model_fields))
+            message = f"unknown setting (known settings: {known})"
+        elif error["type"] == "literal_error":
+            message = f"{message}, got {error.get('input')!r}"
+        out.append(f"{path}: {message}")
+    return out

@@ -67,6 +67,7 @@ class Invoice(Canonical):
     customer_st_id: int
     customer_name: str
     location_st_id: int | None = None
+    location_name: str | None = None
     invoice_date: dt.date
     due_date: dt.date | None = None
     subtotal: Money
@@ -74,6 +75,7 @@ class Invoice(Canonical):
     total: Money
     summary: str = ""
     business_unit: str | None = None
+    terms: str | None = Field(default=None, description="ServiceTitan termName")
     bill_to: Address | None = None
     ship_to: Address | None = None
     lines: tuple[InvoiceLine, ...]
@@ -125,6 +127,7 @@ class Bill(Canonical):
     other: Money
     terms: str | None = None
     summary: str = ""
+    business_unit: str | None = None
     lines: tuple[BillLine, ...]
     modified_on: dt.datetime | None = None
 

@@ -10,7 +10,7 @@ import json
 from typing import Any
 from urllib.parse import urlencode
 
-STATUSES = ("pending", "posted", "failed", "waiting", "retrying", "rejected")
+STATUSES = ("pending", "posted", "failed", "waiting", "retrying", "rejected", "changed")
 COLOURS = {
     "pending": "#9e9e9e",
     "posted": "#2e7d32",
@@ -19,6 +19,8 @@ COLOURS = {
     "retrying": "#1565c0",
     # Not "failed" red: nothing reached QuickBooks; ServiceTitan's data must be fixed.
     "rejected": "#6a1b9a",
+    # Posted, then changed in ServiceTitan: the accountant reconciles it in QuickBooks.
+    "changed": "#6d4c41",
 }
 
 _STYLE = """
@@ -97,6 +99,20 @@ def render_dashboard(rows: list[dict[str, Any]], filters: dict[str, str]) -> str
     )
 
 
+def _difference_table(difference: dict[str, list[str | None]] | None) -> str:
+    """A "changed" outcome: what differs between the posted version and ServiceTitan's."""
+    if not difference:
+        return ""
+    rows = "".join(
+        f"<tr><td>{_e(label)}</td><td>{_e(_or_dash(old))}</td><td>{_e(_or_dash(new))}</td></tr>"
+        for label, (old, new) in difference.items()
+    )
+    return (
+        "<table class='difference'><tr><th></th><th>in QuickBooks (as posted)</th>"
+        f"<th>in ServiceTitan now</th></tr>{rows}</table>"
+    )
+
+
 def render_trail(found: dict[str, Any]) -> str:
     record = found["record"]
     parts = [
@@ -136,6 +152,7 @@ def render_trail(found: dict[str, Any]) -> str:
                 f"{_badge(item['status'])}{_e(code)} {_e(item['qb_id'] or '')}</h3>"
                 f"<p>{_e(item['status_message'] or '')}</p>"
                 + (f"<p class='hint'>{_e(item['hint'])}</p>" if item["hint"] else "")
+                + _difference_table(item.get("difference"))
                 + (f"<pre>{_e(item['request_qbxml'])}</pre>" if item["request_qbxml"] else "")
                 + (f"<pre>{_e(item['response_qbxml'])}</pre>" if item["response_qbxml"] else "")
             )

@@ -8,10 +8,29 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from sqlalchemy import Connection, inspect
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
-from mlconnector.audit.tables import Base
+from mlconnector.audit.tables import ADDED_COLUMNS, Base
 from mlconnector.audit.writes import Incoming, RowWriter
+
+
+def _add_missing_columns(conn: Connection) -> None:
+    """Columns added since a database was created (create_all only creates missing tables).
+    Each is nullable, so older rows simply have none."""
+    schema = (conn.get_execution_options().get("schema_translate_map") or {}).get(None)
+    inspector = inspect(conn)
+    quote = conn.dialect.identifier_preparer
+    for table_name, column_name in ADDED_COLUMNS:
+        present = {c["name"] for c in inspector.get_columns(table_name, schema=schema)}
+        if column_name in present:
+            continue
+        column = Base.metadata.tables[table_name].c[column_name]
+        table = quote.quote(table_name)
+        if schema:
+            table = f"{quote.quote_schema(schema)}.{table}"
+        kind = column.type.compile(dialect=conn.dialect)
+        conn.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN {quote.quote(column_name)} {kind}")
 
 
 class AuditDb:
@@ -35,6 +54,7 @@ class AuditDb:
     async def create_tables(self) -> None:
         async with self.engine.begin() as conn:
             await conn.run_sync(Base.metadata.create_all)
+            await conn.run_sync(_add_missing_columns)
 
     async def close(self) -> None:
         await self.engine.dispose()

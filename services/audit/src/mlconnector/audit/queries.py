@@ -90,6 +90,9 @@ def outcome_json(row: OutcomeRow) -> dict[str, Any]:
         "hint": row.hint,
         "request_qbxml": row.request_qbxml,
         "response_qbxml": row.response_qbxml,
+        # Status "changed": label -> [posted value, new value]; null otherwise, and when the
+        # posted version is not known.
+        "difference": row.difference,
         "at": row.at.isoformat(),
     }
 

@@ -132,7 +132,14 @@ class OutcomeRow(Base):
     hint: Mapped[str | None] = mapped_column(Text, nullable=True)
     request_qbxml: Mapped[str | None] = mapped_column(Text, nullable=True)
     response_qbxml: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # Status "changed": label -> [posted value, new value] (Outcome.difference). Added after
+    # the first release: AuditDb.create_tables adds it to databases made before.
+    difference: Mapped[dict[str, list[str | None]] | None] = mapped_column(JSON, nullable=True)
     at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+
+
+# Columns added to existing tables after they were first created: (table, column).
+ADDED_COLUMNS: tuple[tuple[str, str], ...] = (("outcomes", "difference"),)
 
 
 class ChangeRow(Base):

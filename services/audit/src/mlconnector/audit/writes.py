@@ -252,12 +252,21 @@ class RowWriter:
                 "hint": outcome.hint,
                 "request_qbxml": outcome.request_qbxml,
                 "response_qbxml": outcome.response_qbxml,
+                "difference": (
+                    None
+                    if outcome.difference is None
+                    else {label: list(pair) for label, pair in outcome.difference.items()}
+                ),
                 "at": outcome.at,
             },
         )
         record_id = await self._record_for(
             outcome.tenant, outcome.connection, outcome.entity, outcome.st_id, outcome.at
         )
+        if outcome.prerequisite and outcome.status == "posted":
+            # An item or job made ready for the record: the record itself has not posted yet,
+            # and the id QuickBooks gave is not the record's. The trail still shows it.
+            return
         message = outcome.status_message
         if outcome.status_code is not None and outcome.status_code != 0:
             message = f"QuickBooks status {outcome.status_code}: {message or ''}".rstrip(": ")

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from lxml import etree
 
 from mlconnector.common.connections import Connection
 from mlconnector.common.envelopes import Command, LateRef, StEvent
+from mlconnector.common.models import EntityName
 from mlconnector.mapper.elements import render
 from mlconnector.mapper.errors import UnsupportedEntityError
 
@@ -16,6 +17,29 @@ EntityMapper = Callable[[StEvent, Connection], list[Command]]
 # The command id of the failed outcome a mapping error produces: stable per event, so a
 # replayed bad event overwrites its audit row instead of adding one.
 MAP_REQUEST_TYPE = "map"
+
+# Dependencies before dependants: a payment applies to invoices, invoices and bills name a
+# customer or vendor. The runtime sorts a batch of commands by this rank (stable sort, so
+# commands of one event keep their send order).
+_DEPENDENCY_RANK: dict[str, int] = {
+    "customer": 0,
+    "vendor": 0,
+    "invoice": 1,
+    "bill": 1,
+    "payment": 2,
+}
+
+
+def dependency_rank(entity: EntityName | str) -> int:
+    """0 for customers/vendors, 1 for invoices/bills, 2 for payments (unknown: last)."""
+    return _DEPENDENCY_RANK.get(entity, len(_DEPENDENCY_RANK))
+
+
+def command_id_for(connection: Connection, event: StEvent, request_type: str, key: str = "") -> str:
+    """The id `make_command` gives; `key` tells apart several requests of one type per event."""
+    return Command.make_id(
+        connection.name, event.event_id, f"{request_type}:{key}" if key else request_type
+    )
 
 
 def make_command(
@@ -26,11 +50,14 @@ def make_command(
     lookup: etree._Element | None = None,
     refs: Sequence[LateRef] = (),
     summary: str = "",
+    mod: etree._Element | None = None,
+    fingerprint: Mapping[str, str] | None = None,
+    key: str = "",
 ) -> Command:
     """`request_type` is the request element's tag (e.g. "InvoiceAddRq")."""
     request_type = str(request.tag)
     return Command(
-        command_id=Command.make_id(connection.name, event.event_id, request_type),
+        command_id=command_id_for(connection, event, request_type, key),
         connection=connection.name,
         tenant=event.tenant,
         entity=event.entity,
@@ -41,15 +68,25 @@ def make_command(
         lookup_qbxml=render(lookup) if lookup is not None else None,
         refs=tuple(refs),
         summary=summary,
+        mod_qbxml=render(mod) if mod is not None else None,
+        fingerprint=dict(fingerprint or {}),
     )
 
 
 def _registry() -> dict[str, EntityMapper]:
     # Imported here so entity modules can import make_command without a cycle.
-    from mlconnector.mapper.customers import map_customer
+    from mlconnector.mapper.bills import map_bill
     from mlconnector.mapper.invoices import map_invoice
+    from mlconnector.mapper.parties import map_party
+    from mlconnector.mapper.payments import map_payment
 
-    return {"customer": map_customer, "invoice": map_invoice}
+    return {
+        "customer": map_party,
+        "vendor": map_party,
+        "invoice": map_invoice,
+        "payment": map_payment,
+        "bill": map_bill,
+    }
 
 
 def map_event(event: StEvent, connection: Connection) -> list[Command]:

@@ -14,8 +14,8 @@ from mlconnector.mapper.naming import (
     COUNTRY_MAX,
     POSTAL_CODE_MAX,
     STATE_MAX,
-    single_line,
 )
+from mlconnector.mapper.text import TextNotes
 
 
 def add_ref(
@@ -31,24 +31,33 @@ def add_ref(
 
 
 def add_address(
-    parent: etree._Element, tag: str, address: Address | None, addressee: str | None = None
+    parent: etree._Element,
+    tag: str,
+    address: Address | None,
+    addressee: str | None = None,
+    notes: TextNotes | None = None,
 ) -> etree._Element | None:
     """An AddressData element (BillAddress, ShipAddress...), or nothing when there is no data.
 
     QuickBooks prints Addr1 as the first line of the address block, so the addressee goes
     there, as QuickBooks itself fills it in.
     """
-    lines = [single_line(addressee or "", ADDR_MAX)]
+    n = notes if notes is not None else TextNotes()
+
+    def clean(field: str, value: str, limit: int) -> str:
+        return n.text(f"{tag} {field}", value, limit, single_line=True)
+
+    lines = [clean("addressee", addressee or "", ADDR_MAX)]
     if address is not None:
-        lines += [single_line(address.street, ADDR_MAX), single_line(address.unit, ADDR_MAX)]
-    lines = [line for line in lines if line]
+        lines += [clean("street", address.street, ADDR_MAX), clean("unit", address.unit, ADDR_MAX)]
+    lines = [text for text in lines if text]
     fields: list[tuple[str, str]] = []
     if address is not None:
         fields = [
-            ("City", single_line(address.city, CITY_MAX)),
-            ("State", single_line(address.state, STATE_MAX)),
-            ("PostalCode", single_line(address.zip, POSTAL_CODE_MAX)),
-            ("Country", single_line(address.country, COUNTRY_MAX)),
+            ("City", clean("City", address.city, CITY_MAX)),
+            ("State", clean("State", address.state, STATE_MAX)),
+            ("PostalCode", clean("PostalCode", address.zip, POSTAL_CODE_MAX)),
+            ("Country", clean("Country", address.country, COUNTRY_MAX)),
         ]
     if address is None or not (any(v for _, v in fields) or len(lines) > 1):
         return None

@@ -6,12 +6,16 @@ import re
 from decimal import ROUND_HALF_UP, Decimal
 
 from mlconnector.common.mapping import MappingSettings
+from mlconnector.common.models import GLAccount
 from mlconnector.common.money import cents, qb_amount
 from mlconnector.common.qbxml import to_qb_text
+from mlconnector.mapper.text import TextNotes
 
-NAME_MAX = 41  # Customer/Vendor Name
-ITEM_NAME_MAX = 31  # item FullName (one level)
+# Limits from qbxml130.xsd / qbxmlops130.xsd (maxLength of each element's STRTYPE).
+NAME_MAX = 41  # Customer/Vendor Name (one level of a Customer:Job FullName)
+ITEM_NAME_MAX = 31  # item / account / class Name (one level)
 INVOICE_REF_MAX = 11  # InvoiceAdd RefNumber
+TXN_REF_MAX = 20  # BillAdd and ReceivePaymentAdd RefNumber
 MEMO_MAX = 4095
 DESC_MAX = 4095
 ADDR_MAX = 41
@@ -31,31 +35,51 @@ def single_line(text: str, max_length: int | None = None) -> str:
     return flat[:max_length].rstrip() if max_length is not None else flat
 
 
-def qb_name(name: str, st_id: int, max_length: int = NAME_MAX) -> str:
+def qb_name(
+    name: str,
+    st_id: int,
+    max_length: int = NAME_MAX,
+    *,
+    always_suffix: bool = False,
+    notes: TextNotes | None = None,
+    label: str = "Name",
+) -> str:
     """A customer/vendor Name that is stable for the same ServiceTitan record.
 
     ':' separates parent and job in a QuickBooks FullName, so it cannot appear in a name.
     When the name must be cut, the ServiceTitan id is kept as a suffix so that two long names
     sharing their first 41 characters still get distinct QuickBooks names (names are unique
-    across customers, vendors and employees together).
+    across customers, vendors and employees together). `always_suffix` (mapping setting
+    `name_id_suffix: always`) suffixes every name, as ServiceTitan's own integration can, so
+    that two customers both called "John Smith" never collide.
     """
+    if notes is not None and to_qb_text(name) != name:
+        notes.text(label, name)  # records the transliteration
     # After transliteration: some characters only become ':' there (e.g. Syriac U+0705).
     clean = single_line(name).replace(":", "-")
     if not clean:
         return f"ServiceTitan #{st_id}"[:max_length]
-    if len(clean) <= max_length:
-        return clean
     suffix = f" #{st_id}"
+    if len(clean) <= max_length and not always_suffix:
+        return clean
+    if len(clean) + len(suffix) <= max_length:
+        return f"{clean}{suffix}"
+    if notes is not None:
+        notes.shortened_to(label)
     head = clean[: max_length - len(suffix)].rstrip()
     return f"{head}{suffix}"
 
 
-def invoice_ref_number(number: str) -> tuple[str, bool]:
+def ref_number(number: str, max_length: int) -> tuple[str, bool]:
     """(RefNumber, whether it was cut). The end of a number is its distinctive part."""
     clean = single_line(number)
-    if len(clean) <= INVOICE_REF_MAX:
+    if len(clean) <= max_length:
         return clean, False
-    return clean[-INVOICE_REF_MAX:], True
+    return clean[-max_length:], True
+
+
+def invoice_ref_number(number: str) -> tuple[str, bool]:
+    return ref_number(number, INVOICE_REF_MAX)
 
 
 def item_full_name(sku_name: str, mapping: MappingSettings) -> str:
@@ -67,6 +91,59 @@ def item_full_name(sku_name: str, mapping: MappingSettings) -> str:
     if clean and len(clean) <= ITEM_NAME_MAX and ":" not in clean:
         return clean
     return mapping.default_item
+
+
+def list_name(text: str, max_length: int = ITEM_NAME_MAX) -> str:
+    """One level of an item/account/class name: one line, no ':', within the limit."""
+    return single_line(text).replace(":", "-")[:max_length].rstrip()
+
+
+def account_full_name(gl: GLAccount | None, mapping: MappingSettings, default: str) -> str:
+    """The QuickBooks account a ServiceTitan GL account posts to.
+
+    `gl_account_map` is looked up by the account's name, then by its number; an unmapped
+    account posts to the QuickBooks account of the same name (contractors usually keep the two
+    charts of accounts alike; a missing one fails in QuickBooks with a message naming it).
+    """
+    if gl is None:
+        return default
+    for key in (gl.name, gl.number):
+        if key is not None and key in mapping.gl_account_map:
+            return mapping.gl_account_map[key]
+    return list_name(gl.name) or default
+
+
+def gl_item_name(gl: GLAccount | None, mapping: MappingSettings) -> str:
+    """The item that stands for a GL account (item strategy 'gl_account')."""
+    if gl is None:
+        return mapping.default_item
+    mapped = mapping.item_map.get(gl.name)
+    if mapped:
+        return mapped
+    whole = single_line(mapping.gl_item_prefix + gl.name).replace(":", "-")
+    if not whole:
+        return mapping.default_item
+    if len(whole) <= ITEM_NAME_MAX:
+        return whole
+    # Cut names of two GL accounts could meet: the account's number (or id) keeps them apart.
+    key = gl.number or (str(gl.id) if gl.id is not None else "")
+    suffix = f" #{key}" if key else ""
+    return whole[: ITEM_NAME_MAX - len(suffix)].rstrip() + suffix
+
+
+def class_full_name(business_unit: str | None, mapping: MappingSettings) -> str | None:
+    """The QuickBooks class of a business unit, when classes are on."""
+    if not mapping.class_from_business_unit or not business_unit:
+        return None
+    mapped = mapping.class_map.get(business_unit)
+    return mapped or list_name(business_unit) or None
+
+
+def terms_name(terms: str | None, mapping: MappingSettings) -> str | None:
+    """Mapped terms only: a terms name QuickBooks does not have would fail the record."""
+    if terms and terms in mapping.terms_map:
+        return mapping.terms_map[terms]
+    return mapping.default_terms
 
 
 def _plain(value: Decimal, places: int) -> str:

@@ -55,6 +55,7 @@ class Outcomes:
         response_qbxml: str | None = None,
         qb_id: str | None = None,
         edit_sequence: str | None = None,
+        difference: dict[str, tuple[str | None, str | None]] | None = None,
         keep_marker: bool = False,
     ) -> None:
         """Publish the outcome, wait for JetStream to store it, then settle the command."""
@@ -70,6 +71,7 @@ class Outcomes:
             response_qbxml=response_qbxml,
             qb_id=qb_id,
             edit_sequence=edit_sequence,
+            difference=difference,
         )
         if outcome == "retrying":
             state.retrying += 1
@@ -77,6 +79,10 @@ class Outcomes:
             await self._queue.nak(item.reply, self._settings.qbwc_retry_delay_seconds)
         elif outcome == "posted":
             state.posted += 1
+            await self._queue.ack(item.reply)
+        elif outcome == "changed":
+            # Settled: the accountant resolves it in QuickBooks; sending it again cannot help.
+            state.changed += 1
             await self._queue.ack(item.reply)
         else:
             state.failed += 1
@@ -119,6 +125,7 @@ class Outcomes:
         response_qbxml: str | None = None,
         qb_id: str | None = None,
         edit_sequence: str | None = None,
+        difference: dict[str, tuple[str | None, str | None]] | None = None,
     ) -> None:
         record = Outcome(
             command_id=command.command_id,
@@ -137,6 +144,8 @@ class Outcomes:
             hint=hint,
             request_qbxml=request_qbxml,
             response_qbxml=response_qbxml,
+            prerequisite=command.is_prerequisite,
+            difference=difference,
         )
         with command_span(
             self._tracer,

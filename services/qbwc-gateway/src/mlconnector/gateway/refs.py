@@ -18,11 +18,15 @@ def xml_text(element: etree._Element) -> str:
 
 
 async def resolve_refs(
-    id_map: IdMap, connection: str, command: Command
+    id_map: IdMap, connection: str, command: Command, qbxml: str | None = None
 ) -> tuple[etree._Element, list[str]]:
-    """The request with every reference the id map knows filled in, and the keys
-    ("<entity>:<st id>") of those it does not know yet."""
-    element = element_from_string(command.qbxml)
+    """The request (`qbxml`, by default the command's Add) with every reference the id map
+    knows filled in, and the keys ("<entity>:<st id>") of those it does not know yet.
+
+    ListIDs and TxnIDs alike: a payment's AppliedToTxnAdd/TxnID names an invoice the same
+    way an invoice's CustomerRef/ListID names a customer.
+    """
+    element = element_from_string(qbxml if qbxml is not None else command.qbxml)
     missing: list[str] = []
     for ref in command.refs:
         mapping = await id_map.get(connection, ref.entity, ref.st_id)

@@ -2,7 +2,8 @@
 
 A request QuickBooks posted (or a lookup that found the object an earlier attempt posted)
 goes into the id map; an error is retried or failed as its status code advises; a lookup
-that found nothing sends the request itself next round.
+that found nothing sends the request itself next round. An EditSequence query sends its Mod
+next round; a Mod QuickBooks finds out of date (3200) is queried and sent again.
 """
 
 from __future__ import annotations
@@ -10,9 +11,10 @@ from __future__ import annotations
 from lxml import etree
 
 from mlconnector.common.envelopes import Command, OutcomeStatus
-from mlconnector.common.idmap import IdMap, IdMapping
+from mlconnector.common.idmap import IdMap, IdMapping, id_map_key
 from mlconnector.common.qbxml import ResponseStatus, advice_for, element_from_string
-from mlconnector.common.qbxml.status import NO_MATCH
+from mlconnector.common.qbxml.status import EDIT_SEQUENCE_STALE, NAME_IN_USE, NO_MATCH
+from mlconnector.gateway.mods import MAX_STALE_MODS, edit_query, fill_mod, query_element, ret_for
 from mlconnector.gateway.outcomes import Outcomes
 from mlconnector.gateway.queue import CommandQueue
 from mlconnector.gateway.refs import resolve_refs, xml_text
@@ -60,10 +62,28 @@ class ResponseSettler:
         if sent.kind == "lookup":
             await self._settle_lookup(state, sent, command, status, response_xml)
             return
+        if sent.kind == "query":
+            await self._settle_query(state, sent, command, status, response_xml)
+            return
+        if sent.kind == "mod":
+            await self._settle_mod(state, sent, command, status, response_xml)
+            return
         request_xml = await self._request_xml(state, command)
         qb_id = status.txn_or_list_id
         if status.ok or (status.status_severity != "Error" and qb_id):
             await self._posted(state, item, command, status, request_xml, response_xml, "")
+            return
+        if command.is_prerequisite and status.status_code == NAME_IN_USE:
+            # An item or job the record needs that QuickBooks already has: nothing to add.
+            await self._posted(
+                state,
+                item,
+                command,
+                status,
+                request_xml,
+                response_xml,
+                "already in QuickBooks under this name; not added again",
+            )
             return
         advice = advice_for(status.status_code)
         outcome: OutcomeStatus = "retrying" if advice.retryable else "failed"
@@ -121,6 +141,112 @@ class ResponseSettler:
             keep_marker=True,
         )
 
+    async def _settle_query(
+        self,
+        state: SessionState,
+        sent: Sent,
+        command: Command,
+        status: ResponseStatus,
+        response_xml: str,
+    ) -> None:
+        """The EditSequence query before a Mod: the Mod goes next round with what it read."""
+        item = sent.item
+        query = edit_query(command.mod_qbxml or "")
+        qb_id = item.qb_id or ""
+        ret = ret_for(status, query.id_tag, qb_id)
+        edit_sequence = ret.findtext("EditSequence") if ret is not None else None
+        if edit_sequence:
+            item.edit_sequence = edit_sequence
+            state.held.append(item)
+            return
+        request_xml = xml_text(query_element(query, [qb_id]))
+        if status.status_severity != "Error":
+            # Status 1 (nothing found) or 500 (some of the objects asked for are not there):
+            # this one was deleted in QuickBooks, or merged into another.
+            what = f"{command.entity} {command.st_id}"
+            await self._outcomes.finish(
+                state,
+                item,
+                command,
+                "failed",
+                message=f"ServiceTitan {what} is no longer in QuickBooks: {query.id_tag} "
+                f"{qb_id} was not found (deleted, or merged into another {command.entity}); "
+                "its changes were not sent",
+                hint=f"If it was deleted or merged in QuickBooks on purpose, nothing is to do. "
+                f"Otherwise re-create it in QuickBooks, or remove the id-map entry "
+                f"{id_map_key(state.connection, command.entity, command.st_id)} and replay "
+                "this record so that it is added again.",
+                status=status,
+                request_qbxml=request_xml,
+                response_qbxml=response_xml,
+                qb_id=qb_id,
+            )
+            return
+        advice = advice_for(status.status_code)
+        await self._outcomes.finish(
+            state,
+            item,
+            command,
+            "retrying" if advice.retryable else "failed",
+            message=f"the query for a fresh EditSequence before the Mod failed: "
+            f"{status.status_message}",
+            hint=advice.hint or None,
+            status=status,
+            request_qbxml=request_xml,
+            response_qbxml=response_xml,
+            qb_id=qb_id,
+        )
+
+    async def _settle_mod(
+        self,
+        state: SessionState,
+        sent: Sent,
+        command: Command,
+        status: ResponseStatus,
+        response_xml: str,
+    ) -> None:
+        item = sent.item
+        element, _ = await resolve_refs(self._id_map, state.connection, command, command.mod_qbxml)
+        request_xml = xml_text(fill_mod(element, item.qb_id or "", item.edit_sequence or ""))
+        if status.ok or (status.status_severity != "Error" and status.txn_or_list_id):
+            await self._posted(
+                state,
+                item,
+                command,
+                status,
+                request_xml,
+                response_xml,
+                f"updated in QuickBooks (EditSequence {item.edit_sequence} read in this session)",
+            )
+            return
+        if status.status_code == EDIT_SEQUENCE_STALE:
+            item.stale_mods += 1
+            if item.stale_mods < MAX_STALE_MODS:
+                # Someone changed it in QuickBooks between the query and the Mod: read it
+                # again and send the Mod again, in this session.
+                item.edit_sequence = None
+                state.held.append(item)
+                return
+        advice = advice_for(status.status_code)
+        message = status.status_message
+        if status.status_code == EDIT_SEQUENCE_STALE:
+            message = (
+                f"{message} (QuickBooks reported the record changed {item.stale_mods} times "
+                "between the query and the Mod in this session)"
+            )
+        await self._outcomes.finish(
+            state,
+            item,
+            command,
+            "retrying" if advice.retryable else "failed",
+            message=message,
+            hint=advice.hint or None,
+            status=status,
+            request_qbxml=request_xml,
+            response_qbxml=response_xml,
+            qb_id=item.qb_id,
+        )
+
     async def _posted(
         self,
         state: SessionState,
@@ -135,12 +261,17 @@ class ResponseSettler:
         ret = ret if ret is not None else status.ret
         qb_id = _ret_text(ret, "TxnID") or _ret_text(ret, "ListID")
         edit_sequence = _ret_text(ret, "EditSequence")
-        if qb_id:
+        if qb_id and not command.is_prerequisite:
             await self._id_map.put(
                 state.connection,
                 command.entity,
                 command.st_id,
-                IdMapping(qb_id=qb_id, edit_sequence=edit_sequence, command_id=command.command_id),
+                IdMapping(
+                    qb_id=qb_id,
+                    edit_sequence=edit_sequence,
+                    command_id=command.command_id,
+                    fingerprint=command.fingerprint,
+                ),
             )
         await self._outcomes.finish(
             state,

@@ -1,8 +1,10 @@
 """Assembling one round: the qbXML message sendRequestXML returns.
 
 Held and newly fetched commands become requests once their late references resolve; an Add
-the id map already knows is never sent, an Add that may have posted unseen is looked up
-first, and a command whose references are not in QuickBooks yet waits for a later session.
+that may have posted unseen is looked up first, and a command whose references are not in
+QuickBooks yet waits for a later session. A record the id map already knows is never added
+again: a customer or vendor is modified (its EditSequence queried first, in the same
+session, one query for all the Mods of a list), a transaction is reported as changed.
 """
 
 from __future__ import annotations
@@ -16,10 +18,21 @@ from lxml import etree
 from opentelemetry.trace import Tracer
 
 from mlconnector.common.envelopes import Command
-from mlconnector.common.idmap import IdMap
+from mlconnector.common.idmap import IdMap, IdMapping
 from mlconnector.common.qbxml import Request, build_message, element_from_string
 from mlconnector.common.qbxml import schema as qbschema
 from mlconnector.gateway.markers import InflightMarker, InflightMarkers
+from mlconnector.gateway.mods import (
+    Difference,
+    EditQuery,
+    ModShapeError,
+    describe,
+    difference,
+    edit_query,
+    fill_mod,
+    id_label,
+    query_element,
+)
 from mlconnector.gateway.outcomes import Outcomes
 from mlconnector.gateway.queue import CommandQueue
 from mlconnector.gateway.refs import resolve_refs, xml_text
@@ -29,22 +42,69 @@ from mlconnector.gateway.tracing import command_span
 
 
 @dataclass
+class _Request:
+    """One request of the message and the commands it answers for (several for a query
+    that reads the EditSequence of several objects)."""
+
+    request_id: str
+    element: etree._Element
+    sents: list[Sent]
+
+
+@dataclass
 class _Plan:
     """One round being assembled."""
 
-    requests: list[tuple[Sent, etree._Element]] = field(default_factory=list)
+    requests: list[_Request] = field(default_factory=list)
     records: set[str] = field(default_factory=set)  # "<entity>:<st id>" sent this round
+    # EditSequence queries to send, by query: the items whose Mods wait for them.
+    queries: dict[EditQuery, list[Item]] = field(default_factory=dict)
 
     def add(
         self,
         state: SessionState,
         item: Item,
-        kind: Literal["request", "lookup"],
+        kind: Literal["request", "lookup", "mod"],
         element: etree._Element,
     ) -> None:
         sent = Sent(request_id=state.next_request_id(), kind=kind, item=item)
-        self.requests.append((sent, element))
+        self.requests.append(_Request(sent.request_id, element, [sent]))
         self.records.add(f"{item.entity}:{item.st_id}")
+
+    def add_query(self, query: EditQuery, item: Item) -> None:
+        self.queries.setdefault(query, []).append(item)
+        self.records.add(f"{item.entity}:{item.st_id}")
+
+    def build_queries(self, state: SessionState) -> None:
+        """One query request per object type, ahead of the round's other requests."""
+        built: list[_Request] = []
+        for query, items in self.queries.items():
+            request_id = state.next_request_id()
+            element = query_element(query, [item.qb_id or "" for item in items])
+            sents = [Sent(request_id=request_id, kind="query", item=item) for item in items]
+            built.append(_Request(request_id, element, sents))
+        self.queries = {}
+        self.requests = built + self.requests
+
+    @property
+    def sents(self) -> list[Sent]:
+        return [sent for request in self.requests for sent in request.sents]
+
+
+def _coming(records: set[str], unresolved: list[tuple[Item, Command, list[str]]]) -> set[str]:
+    """The records that go to QuickBooks in this session: those in this round, and, round
+    after round, those that only wait for them (a payment waits for an invoice that waits
+    for its customer: all three post in one session)."""
+    coming = set(records)
+    grew = True
+    while grew:
+        grew = False
+        for item, _, missing in unresolved:
+            key = f"{item.entity}:{item.st_id}"
+            if key not in coming and all(k in coming for k in missing):
+                coming.add(key)
+                grew = True
+    return coming
 
 
 class RoundPlanner:
@@ -73,8 +133,10 @@ class RoundPlanner:
             missing = await self._plan_one(state, plan, item, command)
             if missing:
                 unresolved.append((item, command, missing))
+        coming = _coming(plan.records, unresolved)
         for item, command, missing in unresolved:
-            await self._hold_or_wait(state, plan, item, command, missing)
+            await self._hold_or_wait(state, coming, item, command, missing)
+        plan.build_queries(state)
 
         if not plan.requests:
             await self._queue.flush()
@@ -85,7 +147,7 @@ class RoundPlanner:
                 )
             return "", "Nothing more to send this cycle. " + state.summary()
         message = await self._valid_message(state, plan)
-        state.sent = [sent for sent, _ in plan.requests]
+        state.sent = plan.sents
         await self._mark_sent(state)
         await self._queue.flush()
         return message or "", ""
@@ -132,10 +194,10 @@ class RoundPlanner:
                 hint="The mapper published it to the wrong subject; report it.",
             )
             return []
-        if command.request_type.endswith("AddRq") and await self._already_posted(
-            state, item, command
-        ):
-            return []
+        if command.request_type.endswith("AddRq") and not command.is_prerequisite:
+            posted = await self._id_map.get(state.connection, command.entity, command.st_id)
+            if posted is not None:
+                return await self._plan_known(state, plan, item, command, posted)
         if not item.lookup_done and await self._markers.exists(
             state.connection, command.command_id
         ):
@@ -161,16 +223,20 @@ class RoundPlanner:
         plan.add(state, item, "request", element)
         return []
 
-    async def _already_posted(self, state: SessionState, item: Item, command: Command) -> bool:
-        """An Add for a record the id map already knows is never sent (DESIGN rule 1).
+    async def _plan_known(
+        self,
+        state: SessionState,
+        plan: _Plan,
+        item: Item,
+        command: Command,
+        posted: IdMapping,
+    ) -> list[str]:
+        """A record the id map already knows is never added again (DESIGN rule 1).
 
         Either this very command posted and its ack was lost (settle it as posted again), or
-        ServiceTitan sent a newer version of a record that is already in the books: adding it
-        would post it twice, so it is reported for the accountant instead.
+        ServiceTitan sent a newer version: a list record is modified, a transaction is
+        reported for the accountant.
         """
-        posted = await self._id_map.get(state.connection, command.entity, command.st_id)
-        if posted is None:
-            return False
         if posted.command_id == command.command_id:
             await self._outcomes.finish(
                 state,
@@ -181,32 +247,106 @@ class RoundPlanner:
                 edit_sequence=posted.edit_sequence,
                 message="already posted to QuickBooks by an earlier attempt; not sent again",
             )
-            return True
+            return []
+        if command.mod_qbxml is None:
+            await self._report_changed(state, item, command, posted)
+            return []
+        try:
+            query = edit_query(command.mod_qbxml)
+        except ModShapeError as exc:
+            await self._outcomes.finish(
+                state,
+                item,
+                command,
+                "failed",
+                qb_id=posted.qb_id,
+                message=f"the Mod request cannot be sent: {exc}",
+                hint="The mapper produced an invalid Mod; report it with this record.",
+            )
+            return []
+        element, missing = await resolve_refs(
+            self._id_map, state.connection, command, command.mod_qbxml
+        )
+        if missing:
+            return missing
+        item.qb_id = posted.qb_id
+        if item.edit_sequence is None:
+            # Rule 3: read the EditSequence in this session; the Mod goes next round.
+            plan.add_query(query, item)
+        else:
+            plan.add(state, item, "mod", fill_mod(element, posted.qb_id, item.edit_sequence))
+        return []
+
+    async def _report_changed(
+        self, state: SessionState, item: Item, command: Command, posted: IdMapping
+    ) -> None:
+        """A transaction that changed in ServiceTitan after it posted: nothing is sent, the
+        accountant gets what differs between the posted version and the new one."""
+        what = f"{command.entity.capitalize()} {command.st_id}"
+        where = f"{id_label(command.entity)} {posted.qb_id}"
+        if posted.fingerprint and posted.fingerprint == command.fingerprint:
+            await self._outcomes.finish(
+                state,
+                item,
+                command,
+                "posted",
+                qb_id=posted.qb_id,
+                edit_sequence=posted.edit_sequence,
+                message=f"{what} is in QuickBooks ({where}) as ServiceTitan has it now: "
+                "nothing QuickBooks holds changed in this version; not sent again",
+            )
+            return
+        if command.entity == "bill":
+            hint = (
+                "Bills are never modified after they post. Edit the bill in QuickBooks to "
+                "match ServiceTitan, or void it there and enter the new version by hand; "
+                "ml-connector will not post it a second time."
+            )
+        else:
+            hint = (
+                f"Resolve it by hand in QuickBooks: edit the {command.entity} to match "
+                "ServiceTitan, or void it there and re-post the new version by hand. "
+                "ml-connector will not post it a second time."
+            )
+        diff: Difference | None = None
+        if posted.fingerprint and command.fingerprint:
+            diff = difference(posted.fingerprint, command.fingerprint)
+            detail = describe(diff)
+        elif posted.fingerprint:
+            detail = (
+                "the new version carries nothing to compare, so compare QuickBooks with "
+                "ServiceTitan by hand"
+            )
+        else:
+            detail = (
+                "the posted version is unknown (it posted before ml-connector kept what "
+                "it sent), so compare QuickBooks with ServiceTitan by hand"
+            )
         await self._outcomes.finish(
             state,
             item,
             command,
-            "failed",
+            "changed",
             qb_id=posted.qb_id,
-            message=(
-                f"ServiceTitan {command.entity} {command.st_id} changed after it was posted to "
-                f"QuickBooks (id {posted.qb_id}); the new version was not added again"
-            ),
-            hint=(
-                "Compare the record in QuickBooks with ServiceTitan and correct QuickBooks by "
-                "hand if needed; nothing was posted twice."
-            ),
+            message=f"{what} changed in ServiceTitan after it was posted to QuickBooks "
+            f"({where}): {detail}",
+            hint=hint,
+            difference=diff,
         )
-        return True
 
     async def _hold_or_wait(
-        self, state: SessionState, plan: _Plan, item: Item, command: Command, missing: list[str]
+        self,
+        state: SessionState,
+        coming: set[str],
+        item: Item,
+        command: Command,
+        missing: list[str],
     ) -> None:
-        if all(key in plan.records for key in missing):
-            # Its dependency goes to QuickBooks in this very message: send it next round.
+        if all(key in coming for key in missing):
+            # Its dependencies go to QuickBooks in this session: send it in a later round.
             state.held.append(item)
             return
-        names = ", ".join(key.replace(":", " ") for key in missing if key not in plan.records)
+        names = ", ".join(key.replace(":", " ") for key in missing if key not in coming)
         waited = await self._queue.count_wait(state.connection, command.command_id)
         if waited >= self._settings.qbwc_max_wait_cycles:
             await self._outcomes.finish(
@@ -233,37 +373,38 @@ class RoundPlanner:
     async def _valid_message(self, state: SessionState, plan: _Plan) -> str:
         """The qbXML message; a request the schema refuses fails alone instead of making
         QuickBooks refuse the whole message (0x80040400) every cycle."""
-        message = build_message([Request(s.request_id, e) for s, e in plan.requests])
+        message = build_message([Request(r.request_id, r.element) for r in plan.requests])
         try:
             await asyncio.to_thread(qbschema.validate, message)
             return message
         except qbschema.QbxmlSchemaError:
             pass
-        kept: list[tuple[Sent, etree._Element]] = []
-        for sent, element in plan.requests:
+        kept: list[_Request] = []
+        for request in plan.requests:
             try:
                 await asyncio.to_thread(
-                    qbschema.validate, build_message([Request(sent.request_id, element)])
+                    qbschema.validate, build_message([Request(request.request_id, request.element)])
                 )
             except qbschema.QbxmlSchemaError as exc:
-                command = await self._queue.load(sent.item.stream_seq)
-                await self._outcomes.finish(
-                    state,
-                    sent.item,
-                    command,
-                    "failed",
-                    message=f"the qbXML does not match QuickBooks' schema ({exc}); not sent",
-                    hint="The mapper produced an invalid request; report it with this record.",
-                    request_qbxml=xml_text(element),
-                )
+                for sent in request.sents:
+                    command = await self._queue.load(sent.item.stream_seq)
+                    await self._outcomes.finish(
+                        state,
+                        sent.item,
+                        command,
+                        "failed",
+                        message=f"the qbXML does not match QuickBooks' schema ({exc}); not sent",
+                        hint="The mapper produced an invalid request; report it with this record.",
+                        request_qbxml=xml_text(request.element),
+                    )
                 continue
-            kept.append((sent, element))
+            kept.append(request)
         plan.requests = kept
-        return build_message([Request(s.request_id, e) for s, e in kept]) if kept else ""
+        return build_message([Request(r.request_id, r.element) for r in kept]) if kept else ""
 
     async def _mark_sent(self, state: SessionState) -> None:
         """A "send" span for each request in the message, and an in-flight marker for each
-        that is not a lookup."""
+        command's own request (lookups, EditSequence queries and Mods are safe to repeat)."""
         now = dt.datetime.now(dt.UTC)
         for sent in state.sent:
             with command_span(

@@ -116,8 +116,16 @@ class QbwcService:
         await self._sessions.put(state)
         await self._sessions.set_current(state)
         if not await self._queue.has_work(connection.name):
-            return [state.ticket, "none"]
+            return [state.ticket, "none", *self._idle_hints()]
         return [state.ticket, connection.company_file or ""]
+
+    def _idle_hints(self) -> list[str]:
+        """authenticate's optional third and fourth members for a "none": seconds to
+        postpone the next update, and the least seconds between runs ("" = no postponing)."""
+        postpone, min_run = self.settings.qbwc_postpone_seconds, self.settings.qbwc_min_run_seconds
+        if min_run is not None:
+            return ["" if postpone is None else str(postpone), str(min_run)]
+        return [] if postpone is None else [str(postpone)]
 
     async def send_request_xml(self, ticket: str) -> str:
         state = await self._session(ticket)
@@ -222,6 +230,6 @@ class QbwcService:
         remaining = len(state.held) + await self._queue.undelivered(state.connection)
         if remaining == 0:
             return 100
-        handled = state.posted + state.failed + state.retrying + state.waiting
+        handled = state.posted + state.failed + state.retrying + state.waiting + state.changed
         # 1-99 keeps the Web Connector asking; the exact figure only drives its progress bar.
         return max(1, min(99, (100 * handled) // (handled + remaining)))

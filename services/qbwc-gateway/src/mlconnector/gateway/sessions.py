@@ -39,13 +39,22 @@ class Item(BaseModel):
     trace: dict[str, str] = Field(default_factory=dict)
     # The lookup found nothing: the request itself goes next, without another lookup.
     lookup_done: bool = False
+    # A Mod (the id map knows the record): its ListID/TxnID, and the EditSequence queried in
+    # this session (None until the query answered, and again after a 3200), and how many
+    # Mods of it QuickBooks refused as out of date in this session.
+    qb_id: str | None = None
+    edit_sequence: str | None = None
+    stale_mods: int = 0
 
 
 class Sent(BaseModel):
     """A request inside the qbXML message QuickBooks is processing now."""
 
     request_id: str
-    kind: Literal["request", "lookup"]
+    # request: the command's own request (an Add); lookup: did an earlier attempt post it?
+    # query: the EditSequence query before a Mod (one query request, shared by the Mods of
+    # one list, so several Sent carry the same request_id); mod: the Mod itself.
+    kind: Literal["request", "lookup", "query", "mod"]
     item: Item
 
 
@@ -65,6 +74,7 @@ class SessionState(BaseModel):
     failed: int = 0
     retrying: int = 0
     waiting: int = 0
+    changed: int = 0
     last_error: str = ""
 
     def sent_items(self) -> list[Item]:
@@ -75,10 +85,13 @@ class SessionState(BaseModel):
         return str(self.seq)
 
     def summary(self) -> str:
-        return (
+        text = (
             f"Posted {self.posted}, failed {self.failed}, "
             f"waiting {self.waiting}, retrying {self.retrying}"
         )
+        if self.changed:
+            text += f", changed after posting {self.changed}"
+        return text
 
 
 class SessionStore:

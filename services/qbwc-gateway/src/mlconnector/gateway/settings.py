@@ -25,3 +25,9 @@ class GatewaySettings(BaseServiceSettings):
     # Longer than a whole Web Connector session: a command fetched at the start of a session
     # must not be redelivered while QuickBooks still works on it.
     qbwc_ack_wait_seconds: float = Field(default=1800.0, gt=0, alias="QBWC_ACK_WAIT_SECONDS")
+    # Returned by authenticate when there is nothing to do ("none"): the Web Connector
+    # postpones its next update by this many seconds, and runs this application at most
+    # every this many seconds (FACTS: [ticket, "none", postpone-seconds, min-run-seconds]).
+    # Unset: the Web Connector keeps the schedule the user gave it.
+    qbwc_postpone_seconds: int | None = Field(default=None, ge=1, alias="QBWC_POSTPONE_SECONDS")
+    qbwc_min_run_seconds: int | None = Field(default=None, ge=1, alias="QBWC_MIN_RUN_SECONDS")

@@ -17,6 +17,9 @@ def _latin1(char: str) -> bool:
 
 def to_qb_text(text: str, max_length: int | None = None) -> str:
     """Keep Latin-1 as it is (QuickBooks shows "é" fine); transliterate anything else."""
+    if text.isascii() and text.isprintable():
+        # Nearly all text is plain ASCII; the per-character walk is the mapper's hottest loop.
+        return text[:max_length] if max_length is not None else text
     out: list[str] = []
     for char in text:
         if _latin1(char):

@@ -1,0 +1,1 @@
+"""The mapper's throughput against a bare nats-py loop on the same messages."""
