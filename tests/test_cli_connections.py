@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 from lxml import etree
 
 MLCONNECTOR = str(Path(sys.executable).parent / "mlconnector")
@@ -90,3 +91,151 @@ def test_without_nats_the_operator_is_told_what_to_do(tmp_path: Path) -> None:
     result = run(["connection", "list"], env)
     assert result.returncode == 1
     assert "start `mlconnector up`" in result.stderr
+
+
+def add_connection(env: dict[str, str], name: str = "acme") -> None:
+    added = run(
+        [
+            "connection",
+            "add",
+            name,
+            "--tenant",
+            "1234567",
+            "--qbwc-user",
+            f"{name}-qb",
+            "--password-stdin",
+        ],
+        env,
+        stdin="correct horse battery\n",
+    )
+    assert added.returncode == 0, added.stderr
+
+
+def shown_mapping(stdout: str) -> dict[str, object]:
+    """The YAML under `mapping:` in `connection show`."""
+    lines = stdout.splitlines()
+    body = lines[lines.index("mapping:") + 1 :]
+    loaded = yaml.safe_load("\n".join(line.removeprefix("  ") for line in body))
+    assert isinstance(loaded, dict)
+    return loaded
+
+
+VALID_MAPPING = """\
+# Acme's chart of accounts
+ar_account: "Accounts Receivable"
+deposit_account: "Undeposited Funds"
+class_from_business_unit: true
+item_map:
+  Labor: "Service:Labor"
+gl_account_map:
+  Service Income: "Income:Service"
+"""
+
+
+@pytest.mark.nats
+def test_valid_mapping_is_stored_and_shown(nats_url: str, tmp_path: Path) -> None:
+    env = {"NATS_URL": nats_url, "MLCONNECTOR_HOME": str(tmp_path)}
+    add_connection(env)
+    before = shown_mapping(run(["connection", "show", "acme"], env).stdout)
+    assert before["item_map"] == {}
+    assert before["ar_account"] == "Accounts Receivable"
+
+    path = tmp_path / "acme.yaml"
+    path.write_text(VALID_MAPPING)
+    stored = run(["connection", "mapping", "acme", str(path)], env)
+    assert stored.returncode == 0, stored.stderr
+    assert stored.stdout == (
+        "Stored the mapping of connection 'acme': gl_account_map, item_map, "
+        "class_from_business_unit differ from the defaults.\n"
+    )
+
+    shown = run(["connection", "show", "acme"], env)
+    assert shown.returncode == 0, shown.stderr
+    assert "qbwc user:      acme-qb" in shown.stdout
+    mapping = shown_mapping(shown.stdout)
+    assert mapping["item_map"] == {"Labor": "Service:Labor"}
+    assert mapping["gl_account_map"] == {"Service Income": "Income:Service"}
+    assert mapping["class_from_business_unit"] is True
+    assert mapping == {**before, **yaml.safe_load(VALID_MAPPING)}
+
+    # Without a file: the current mapping as YAML, ready to edit and store again.
+    current = run(["connection", "mapping", "acme"], env)
+    assert current.returncode == 0, current.stderr
+    assert yaml.safe_load(current.stdout) == mapping
+    again = run(["connection", "mapping", "acme", "-"], env, stdin=current.stdout)
+    assert again.returncode == 0, again.stderr
+
+
+@pytest.mark.nats
+def test_invalid_mapping_is_refused_naming_the_field(nats_url: str, tmp_path: Path) -> None:
+    env = {"NATS_URL": nats_url, "MLCONNECTOR_HOME": str(tmp_path)}
+    add_connection(env)
+    good = tmp_path / "good.yaml"
+    good.write_text(VALID_MAPPING)
+    assert run(["connection", "mapping", "acme", str(good)], env).returncode == 0
+    before = run(["connection", "show", "acme"], env).stdout
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "gl_account_map:\n"
+        "  Service Revenue: Income from service calls and repairs\n"
+        "tax_mode: per-line\n"
+        "ar_acount: AR\n"
+    )
+    refused = run(["connection", "mapping", "acme", str(bad)], env)
+    assert refused.returncode == 2
+    assert refused.stdout == ""
+    errors = refused.stderr.splitlines()
+    assert errors[0] == f"Error: {bad} is not a valid mapping:"
+    assert errors[1].startswith(
+        "  gl_account_map.Service Revenue: 'Income from service calls and repairs' is 37 "
+        "characters; QuickBooks account names are at most 31 per level"
+    )
+    assert errors[2].startswith("  tax_mode: Input should be 'quickbooks' or 'line'")
+    assert errors[2].endswith("got 'per-line'")
+    assert errors[3].startswith("  ar_acount: unknown setting (known settings: ")
+    assert run(["connection", "show", "acme"], env).stdout == before
+
+    for text, message in [
+        ("item_map: [Labor]\n", "item_map: Input should be a valid dictionary"),
+        ("ar_account: [unclosed\n", "not valid YAML"),
+        ("- just a list\n", "must be a mapping of settings, got list"),
+    ]:
+        bad.write_text(text)
+        refused = run(["connection", "mapping", "acme", str(bad)], env)
+        assert refused.returncode == 2, text
+        assert message in refused.stderr
+    missing = run(["connection", "mapping", "acme", str(tmp_path / "nope.yaml")], env)
+    assert missing.returncode == 2
+    assert "cannot read" in missing.stderr
+    assert run(["connection", "show", "acme"], env).stdout == before
+
+    unknown = run(["connection", "mapping", "nobody", str(good)], env)
+    assert unknown.returncode == 1
+    assert "no connection named 'nobody'" in unknown.stderr
+
+
+def test_default_mapping_is_printed_with_explanations(tmp_path: Path) -> None:
+    env = {"MLCONNECTOR_HOME": str(tmp_path), "NATS_URL": ""}
+    printed = run(["connection", "mapping", "acme", "--print-default"], env)
+    assert printed.returncode == 0, printed.stderr
+    assert "# AP account of bills\nap_account: Accounts Payable\n" in printed.stdout
+    loaded = yaml.safe_load(printed.stdout)
+    assert loaded["deposit_account"] == "Undeposited Funds"
+    assert loaded["item_map"] == {}
+    # What it prints is a mapping the connector accepts as is.
+    path = tmp_path / "default.yaml"
+    path.write_text(printed.stdout)
+    from mlconnector.common.mapping import MappingSettings
+
+    assert MappingSettings.from_yaml_text(path.read_text()) == MappingSettings()
+
+
+def test_mapping_is_checked_before_nats_is_needed(tmp_path: Path) -> None:
+    env = {"MLCONNECTOR_HOME": str(tmp_path), "NATS_URL": ""}
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("taxable_code: Taxable\n")
+    refused = run(["connection", "mapping", "acme", str(bad)], env)
+    assert refused.returncode == 2
+    assert "taxable_code: " in refused.stderr
+    assert "at most 3 characters" in refused.stderr

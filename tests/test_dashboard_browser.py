@@ -48,10 +48,10 @@ def test_office_manager_finds_the_posted_invoice_and_its_quickbooks_trail(
 
     company = tmp_path / "quickbooks.sqlite"
     deadline = time.monotonic() + 90
-    while _posted_invoices(system["audit"]) < 4 and time.monotonic() < deadline:
+    while _posted_invoices(system["audit"]) < 5 and time.monotonic() < deadline:
         _web_connector_cycle(system["gateway"], company)
         time.sleep(0.5)
-    assert _posted_invoices(system["audit"]) == 4
+    assert _posted_invoices(system["audit"]) == 5
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -59,7 +59,7 @@ def test_office_manager_finds_the_posted_invoice_and_its_quickbooks_trail(
         page.goto(f"{system['audit']}/")
         assert page.title() == "ml-connector audit"
         rows = page.locator("table tr").filter(has_text="invoice")
-        assert rows.count() == 4
+        assert rows.count() == 5
         demo = rows.filter(has_text="5001")
         assert demo.locator(".st").inner_text() == "posted"
         assert "total: 408.05" in demo.inner_text()

@@ -29,6 +29,27 @@ async def test_export_pages_and_token_is_cached(
     assert tokens.requests == 1
 
 
+async def test_accounting_exports_and_vendor_list(client: StClient) -> None:
+    payments = await client.export("payments", None)
+    assert [p["id"] for p in payments.data] == [9005, 9001]
+    bills = await client.export("inventory-bills", None)
+    assert [b["id"] for b in bills.data] == [6003, 6001]
+    page = await client.list_page(
+        "vendors", {"page": "1", "pageSize": "2", "active": "Any", "sort": "+ModifiedOn"}
+    )
+    assert (page.page, page.has_more) == (1, True)
+    assert [v["id"] for v in page.data] == [7103, 7101]
+
+
+async def test_list_answer_without_paging_fields_is_explained(
+    client: StClient, sandbox: RunningSandbox
+) -> None:
+    sandbox.store.inject_fault(200, body={"items": []}, path_contains="/vendors")
+    with pytest.raises(StApiError) as caught:
+        await client.list_page("vendors", {"page": "1"})
+    assert str(caught.value) == "vendors list answered without page/hasMore/data: {'items': []}"
+
+
 async def test_token_refreshed_shortly_before_expiry(
     http: httpx.AsyncClient, sandbox: RunningSandbox
 ) -> None:

@@ -69,7 +69,8 @@ async def test_webhook_triggers_an_immediate_poll(
                 return bool(health["polls"] >= 1)
 
             await wait_for(first_poll_done)
-            assert len(await stored_events(js)) == 8
+            # The demo day: 4 customers, 3 vendors, 5 invoices, 3 payments, 2 bills.
+            assert len(await stored_events(js)) == 17
 
             new = copy.deepcopy(sandbox.store.get("invoices", 5004))
             assert new is not None
@@ -92,7 +93,7 @@ async def test_webhook_triggers_an_immediate_poll(
             assert answer.status_code == 202
 
             async def published() -> bool:
-                return len(await stored_events(js)) == 9
+                return len(await stored_events(js)) == 18
 
             # The poll interval is an hour: only the webhook can have caused this poll.
             await wait_for(published)

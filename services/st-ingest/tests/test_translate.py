@@ -43,6 +43,7 @@ def test_demo_invoice() -> None:
         Decimal("408.05"),
     )
     assert invoice.business_unit == "Plumbing - Service"
+    assert (invoice.terms, invoice.location_name) == ("Net 30", "Hernandez, Maria")
     assert invoice.sync_status == "Posted"
     assert invoice.bill_to is not None
     assert invoice.bill_to.zip == "78745"

@@ -17,6 +17,9 @@ TENANT = "1234567"
 CUSTOMERS = "/crm/v2/tenant/1234567/export/customers"
 INVOICES = "/accounting/v2/tenant/1234567/export/invoices"
 INVOICE_LIST = "/accounting/v2/tenant/1234567/invoices"
+PAYMENTS = "/accounting/v2/tenant/1234567/export/payments"
+BILLS = "/accounting/v2/tenant/1234567/export/inventory-bills"
+VENDORS = "/inventory/v2/tenant/1234567/vendors"
 
 
 @pytest.fixture
@@ -27,6 +30,11 @@ def crm(anchors: Path) -> Path:
 @pytest.fixture
 def accounting(anchors: Path) -> Path:
     return anchors / "servicetitan" / "tenant-accounting-v2.json"
+
+
+@pytest.fixture
+def inventory(anchors: Path) -> Path:
+    return anchors / "servicetitan" / "tenant-inventory-v2.json"
 
 
 @pytest.fixture
@@ -164,7 +172,7 @@ def test_invoice_export_pages_and_matches_schema(
     assert [[i["id"] for i in page["data"]] for page in pages] == [
         [5001, 5002],
         [5003, 5004],
-        [5005],
+        [5006, 5005],
     ]
     for page in pages:
         errors = schema_errors(
@@ -173,6 +181,8 @@ def test_invoice_export_pages_and_matches_schema(
         assert errors == []
     demo = pages[0]["data"][0]
     assert (demo["subTotal"], demo["salesTax"], demo["total"]) == ("396.00", "12.05", "408.05")
+    # Payment 9001 paid it in full on site.
+    assert demo["balance"] == "0.00"
     assert demo["items"][1]["generalLedgerAccount"] == {
         "id": 4020,
         "name": "Materials Income",
@@ -228,13 +238,165 @@ def test_invoice_list_pages_with_total(
     assert (
         schema_errors(accounting, "PaginatedResponse_Of_Accounting.V2.InvoiceResponse", page) == []
     )
-    assert (page["page"], page["pageSize"], page["hasMore"], page["totalCount"]) == (2, 2, True, 5)
+    assert (page["page"], page["pageSize"], page["hasMore"], page["totalCount"]) == (2, 2, True, 6)
     assert [i["id"] for i in page["data"]] == [5003, 5004]
     posted = http.get(
         INVOICE_LIST, headers=headers, params={"statuses": "Pending", "ids": "5001,5005"}
     ).json()
     assert [i["id"] for i in posted["data"]] == [5005]
     assert posted["totalCount"] is None
+
+
+def test_payment_export_pages_and_matches_schema(
+    http: httpx.Client, sandbox: RunningSandbox, headers: dict[str, str], accounting: Path
+) -> None:
+    pages, token = drain(http, PAYMENTS, headers)
+    assert [[p["id"] for p in page["data"]] for page in pages] == [
+        [9005, 9001],
+        [9002, 9003],
+        [9004],
+    ]
+    for page in pages:
+        errors = schema_errors(
+            accounting, "ExportResponse_Of_Accounting.V2.ExportPaymentResponse", page
+        )
+        assert errors == []
+    payments = {p["id"]: p for page in pages for p in page["data"]}
+    assert {k: (p["syncStatus"], p["active"], p["total"]) for k, p in payments.items()} == {
+        9001: ("Posted", True, "408.05"),
+        9002: ("Posted", True, "200.00"),
+        9003: ("Posted", True, "927.18"),
+        9004: ("Pending", True, "216.05"),
+        9005: ("Pending", False, "408.05"),
+    }
+    assert [(a["appliedTo"], a["appliedAmount"]) for a in payments[9003]["appliedTo"]] == [
+        (5003, "640.40"),
+        (5006, "286.78"),
+    ]
+    assert [(a["appliedTo"], a["appliedAmount"]) for a in payments[9002]["appliedTo"]] == [
+        (5002, "200.00")
+    ]
+    # A payment recorded later (through the sandbox's control endpoint) comes after the token.
+    late = {**payments[9004], "id": 9010, "syncStatus": "Posted"}
+    assert http.post("/_sandbox/payments", json=late).status_code == 200
+    page = http.get(PAYMENTS, headers=headers, params={"from": token}).json()
+    assert [p["id"] for p in page["data"]] == [9010]
+    assert (
+        schema_errors(accounting, "ExportResponse_Of_Accounting.V2.ExportPaymentResponse", page)
+        == []
+    )
+    assert sandbox.store.get("payments", 9010) == page["data"][0]
+
+
+def test_inventory_bill_export_pages_and_matches_schema(
+    http: httpx.Client, sandbox: RunningSandbox, headers: dict[str, str], accounting: Path
+) -> None:
+    pages, token = drain(http, BILLS, headers)
+    assert [[b["id"] for b in page["data"]] for page in pages] == [[6003, 6001], [6002]]
+    schema = "ExportResponse_Of_Accounting.V2.ExportInventoryBillResponse"
+    for page in pages:
+        assert schema_errors(accounting, schema, page) == []
+    bills = {b["id"]: b for page in pages for b in page["data"]}
+    assert {k: (b["syncStatus"], b["vendor"]["name"]) for k, b in bills.items()} == {
+        6003: ("PostedAndExported", "Ferguson Plumbing Supply"),
+        6001: ("Posted", "Ferguson Plumbing Supply"),
+        6002: ("Posted", "Lone Star HVAC Supply"),
+    }
+    lone_star = bills[6002]
+    assert (
+        lone_star["billAmount"],
+        lone_star["taxAmount"],
+        lone_star["shippingAmount"],
+        lone_star["otherAmount"],
+    ) == ("226.67", "15.37", "25.00", "0.00")
+    assert [
+        (i["skuCode"], i["quantity"], i["cost"], i["generalLedgerAccount"]["name"])
+        for i in lone_star["items"]
+    ] == [
+        ("MTR-CFM-025", "1", "148.50", "Job Materials"),
+        ("CAP-45-5", "2", "18.90", "Job Materials"),
+    ]
+    # An edited bill comes again, still as the document describes it (bill items have no
+    # modifiedOn of their own).
+    sandbox.store.update("inventory-bills", 6003, syncStatus="Exported")
+    page = http.get(BILLS, headers=headers, params={"from": token}).json()
+    assert [(b["id"], b["syncStatus"]) for b in page["data"]] == [(6003, "Exported")]
+    assert schema_errors(accounting, schema, page) == []
+
+
+def test_vendor_list_follows_the_inventory_document(
+    http: httpx.Client, headers: dict[str, str], inventory: Path
+) -> None:
+    schema = "PaginatedResponse_Of_Inventory.V2.VendorResponse"
+    # Only active vendors unless asked otherwise, as the document says.
+    default = http.get(VENDORS, headers=headers).json()
+    assert schema_errors(inventory, schema, default) == []
+    assert [v["id"] for v in default["data"]] == [7101, 7102]
+    assert (default["page"], default["pageSize"], default["hasMore"]) == (1, 50, False)
+    assert default["totalCount"] is None
+
+    every = http.get(
+        VENDORS,
+        headers=headers,
+        params={"active": "Any", "pageSize": 2, "includeTotal": "true", "sort": "+ModifiedOn"},
+    ).json()
+    assert schema_errors(inventory, schema, every) == []
+    assert [v["id"] for v in every["data"]] == [7103, 7101]
+    assert (every["hasMore"], every["totalCount"]) == (True, 3)
+    second = http.get(
+        VENDORS,
+        headers=headers,
+        params={"active": "Any", "pageSize": 2, "page": 2, "sort": "+ModifiedOn"},
+    ).json()
+    assert [v["id"] for v in second["data"]] == [7102]
+    assert second["hasMore"] is False
+
+    inactive = http.get(VENDORS, headers=headers, params={"active": "False"}).json()
+    assert [(v["id"], v["active"]) for v in inactive["data"]] == [(7103, False)]
+    since = http.get(
+        VENDORS,
+        headers=headers,
+        params={"active": "Any", "modifiedOnOrAfter": "2025-03-14T12:35:00Z", "sort": "-Id"},
+    ).json()
+    assert [v["id"] for v in since["data"]] == [7102]
+    newest_first = http.get(VENDORS, headers=headers, params={"sort": "-ModifiedOn"}).json()
+    assert [v["id"] for v in newest_first["data"]] == [7102, 7101]
+    chosen = http.get(VENDORS, headers=headers, params={"ids": "7101,7103", "active": "any"})
+    assert [v["id"] for v in chosen.json()["data"]] == [7101, 7103]
+    ferguson = default["data"][0]
+    assert ferguson["name"] == "Ferguson Plumbing Supply"
+    assert ferguson["contactInfo"]["email"] == "austin.counter@ferguson.example"
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"modifiedOnOrAfter": "yesterday"}, "modifiedOnOrAfter"),
+        ({"active": "Maybe"}, "active"),
+        ({"sort": "+Name"}, "sort"),
+        ({"ids": "7101,x"}, "ids"),
+    ],
+)
+def test_vendor_list_bad_arguments(
+    http: httpx.Client, headers: dict[str, str], inventory: Path, params: dict[str, str], field: str
+) -> None:
+    answer = http.get(VENDORS, headers=headers, params=params)
+    assert answer.status_code == 400
+    assert schema_errors(inventory, "ApiErrorResponse", answer.json()) == []
+    assert list(answer.json()["errors"]) == [field]
+
+
+def test_changed_vendor_moves_past_a_modified_since_mark(
+    http: httpx.Client, sandbox: RunningSandbox, headers: dict[str, str], inventory: Path
+) -> None:
+    changed = sandbox.store.update("vendors", 7103, active=True, memo="Reopened")
+    page = http.get(
+        VENDORS,
+        headers=headers,
+        params={"modifiedOnOrAfter": "2025-03-15T00:00:00Z", "active": "Any"},
+    ).json()
+    assert page["data"] == [changed]
+    assert schema_errors(inventory, "PaginatedResponse_Of_Inventory.V2.VendorResponse", page) == []
 
 
 def test_injected_429_then_success(

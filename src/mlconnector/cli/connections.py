@@ -45,7 +45,7 @@ def read_password(from_stdin: bool) -> str:
 
 
 def describe(connection: Connection) -> str:
-    mapping = connection.mapping.model_dump()
+    mapping = connection.mapping.to_yaml_text().rstrip("\n").splitlines()
     lines = [
         f"name:           {connection.name}",
         f"tenant:         {connection.tenant}",
@@ -55,6 +55,6 @@ def describe(connection: Connection) -> str:
         f"file id:        {connection.file_id}",
         f"created:        {connection.created_at.isoformat()}",
         "mapping:",
-        *(f"  {key}: {value}" for key, value in mapping.items()),
+        *(f"  {line}" for line in mapping),
     ]
     return "\n".join(lines)

@@ -12,6 +12,7 @@ from typing import Annotated, NoReturn, TypeVar
 import typer
 
 from mlconnector.cli import connections as conn_cmds
+from mlconnector.cli import map_cmd, mapping_cmd
 from mlconnector.cli.qwc import QwcError, build_qwc
 from mlconnector.cli.runtime import NoNatsError, audit_url, read_state
 from mlconnector.common.connections import Connection, ConnectionStore
@@ -23,6 +24,8 @@ connection_app = typer.Typer(help="Pair ServiceTitan tenants with QuickBooks com
 sim_app = typer.Typer(help="Simulators for development and demos.")
 app.add_typer(connection_app, name="connection")
 app.add_typer(sim_app, name="sim")
+app.command("map")(map_cmd.map_record)
+connection_app.command("mapping")(mapping_cmd.connection_mapping)
 
 
 def _fail(message: str) -> NoReturn:
@@ -214,7 +217,7 @@ def status() -> None:
     add_help_option=False,
 )
 def sim_quickbooks(ctx: typer.Context) -> None:
-    """Run simulated Web Connector cycles against a gateway (`--help` for options)."""
+    """Simulated Web Connector cycles (faults too); `company LIST` shows the company file."""
     from mlconnector.qbsim.main import run
 
     raise typer.Exit(run(list(ctx.args)))

@@ -18,10 +18,17 @@ from mlconnector.ingest.auth import TokenProvider
 
 log = logging.getLogger(__name__)
 
-ExportFeed = Literal["customers", "invoices"]
+ExportFeed = Literal["customers", "invoices", "payments", "inventory-bills"]
 EXPORT_PATHS: dict[ExportFeed, str] = {
     "customers": "/crm/v2/tenant/{tenant}/export/customers",
     "invoices": "/accounting/v2/tenant/{tenant}/export/invoices",
+    "payments": "/accounting/v2/tenant/{tenant}/export/payments",
+    "inventory-bills": "/accounting/v2/tenant/{tenant}/export/inventory-bills",
+}
+# Records without an export feed, read from a list endpoint (page / pageSize).
+ListFeed = Literal["vendors"]
+LIST_PATHS: dict[ListFeed, str] = {
+    "vendors": "/inventory/v2/tenant/{tenant}/vendors",
 }
 RETRYABLE = {409, 429, 500, 502, 503, 504}
 # No document shows ServiceTitan's 429 body; peers report this sentence in it.
@@ -43,6 +50,13 @@ class StRetriesExhausted(StApiError):
 class ExportPage:
     has_more: bool
     continue_from: str
+    data: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class ListPage:
+    page: int
+    has_more: bool
     data: list[dict[str, Any]]
 
 
@@ -156,6 +170,18 @@ class StClient:
         except (KeyError, TypeError) as exc:
             raise StApiError(
                 f"{feed} export answered without hasMore/continueFrom/data: {str(body)[:200]}"
+            ) from exc
+
+    async def list_page(self, feed: ListFeed, params: dict[str, str]) -> ListPage:
+        """One page of a list endpoint (`page`, `pageSize` and filters in `params`)."""
+        body = await self.get_json(LIST_PATHS[feed], params)
+        try:
+            return ListPage(
+                page=int(body["page"]), has_more=bool(body["hasMore"]), data=list(body["data"])
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise StApiError(
+                f"{feed} list answered without page/hasMore/data: {str(body)[:200]}"
             ) from exc
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import logging
 import signal
 import sys
@@ -86,7 +87,12 @@ async def run(settings: IngestSettings, stop: asyncio.Event | None = None) -> No
             max_retries=settings.st_max_retries,
         )
         poller = ExportPoller(
-            client, EventPublisher(broker), await js.key_value(KV_WATERMARKS), settings.st_tenant
+            client,
+            EventPublisher(broker),
+            await js.key_value(KV_WATERMARKS),
+            settings.st_tenant,
+            list_page_size=settings.st_list_page_size,
+            list_overlap=dt.timedelta(seconds=settings.st_list_overlap_seconds),
         )
         scheduler = PollScheduler(poller, settings.st_poll_seconds)
         app = create_app(settings, lambda _tenant: scheduler.trigger(), scheduler)

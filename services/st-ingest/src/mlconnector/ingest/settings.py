@@ -24,3 +24,8 @@ class IngestSettings(BaseServiceSettings):
     )
     st_http_timeout_seconds: float = Field(default=30.0, gt=0, alias="ST_HTTP_TIMEOUT_SECONDS")
     st_max_retries: int = Field(default=6, ge=0, alias="ST_MAX_RETRIES")
+    # Vendors come from a list endpoint polled by modifiedOn: records per page, and how far
+    # before the newest modifiedOn seen each poll starts again (records saved late, clocks
+    # apart); what that overlap re-reads is recognised by id + modifiedOn and not re-published.
+    st_list_page_size: int = Field(default=500, ge=1, le=5000, alias="ST_LIST_PAGE_SIZE")
+    st_list_overlap_seconds: float = Field(default=300.0, ge=0, alias="ST_LIST_OVERLAP_SECONDS")

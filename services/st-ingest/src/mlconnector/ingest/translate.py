@@ -1,138 +1,48 @@
-"""ServiceTitan export JSON -> canonical `Party` / `Invoice`.
+"""ServiceTitan export JSON -> canonical records (`Party`, `Invoice`, `Payment`, `Bill`).
 
 Real ServiceTitan data deviates from its documents in places, so every field we rely on is
-checked here and a bad record raises `TranslationError` naming the record and the field; the
-poller reports it and carries on with the rest of the feed.
+checked and a bad record raises `TranslationError` naming the record and the field; the poller
+reports it and carries on with the rest of the feed.
+
+Customers and invoices live here; payments, inventory bills and vendors have their own modules
+(re-exported below). `TRANSLATORS` maps each canonical entity to its translation and
+`guess_entity` tells a record's entity from its shape (the operator's `mlconnector map`).
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import hashlib
-import json
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
 from pydantic import ValidationError
 
-from mlconnector.common.models import Address, GLAccount, Invoice, InvoiceLine, Party
-from mlconnector.common.money import to_decimal
+from mlconnector.common.models import EntityName, GLAccount, Invoice, InvoiceLine, Party, Record
+from mlconnector.ingest.translate_base import Reader, TranslationError, version_of
+from mlconnector.ingest.translate_bills import translate_bill
+from mlconnector.ingest.translate_payments import translate_payment
+from mlconnector.ingest.translate_vendors import translate_vendor
 
+__all__ = [
+    "ENTITY_MARKERS",
+    "TRANSLATORS",
+    "TranslationError",
+    "guess_entity",
+    "translate",
+    "translate_bill",
+    "translate_customer",
+    "translate_invoice",
+    "translate_payment",
+    "translate_vendor",
+    "version_of",
+]
 
-class TranslationError(ValueError):
-    def __init__(self, entity: str, record_id: object, field: str, problem: str) -> None:
-        super().__init__(f"ServiceTitan {entity} {record_id}: field '{field}' {problem}")
-        self.entity = entity
-        self.record_id = record_id
-        self.field = field
-        self.problem = problem
-
-
-class _Reader:
-    """Typed access to one raw record; every failure names the record and the field path."""
-
-    def __init__(self, entity: str, raw: Any) -> None:
-        self.entity = entity
-        if not isinstance(raw, dict):
-            raise TranslationError(entity, "?", "(record)", f"is not a JSON object: {raw!r:.80}")
-        self.raw: dict[str, Any] = raw
-        self.record_id = raw.get("id", "?")
-
-    def fail(self, field: str, problem: str) -> TranslationError:
-        return TranslationError(self.entity, self.record_id, field, problem)
-
-    def value(self, node: dict[str, Any], key: str, path: str, required: bool = True) -> Any:
-        value = node.get(key)
-        if value is None and required:
-            raise self.fail(path, "is missing")
-        return value
-
-    def integer(self, node: dict[str, Any], key: str, path: str) -> int:
-        value = self.value(node, key, path)
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise self.fail(path, f"must be an integer id, got {value!r}")
-        return value
-
-    def text(self, node: dict[str, Any], key: str, path: str, required: bool = True) -> str:
-        value = self.value(node, key, path, required)
-        if value is None:
-            return ""
-        if not isinstance(value, str):
-            raise self.fail(path, f"must be text, got {value!r}")
-        if required and not value.strip():
-            raise self.fail(path, "is empty")
-        return value.strip()
-
-    def boolean(self, node: dict[str, Any], key: str, path: str, default: bool) -> bool:
-        value = node.get(key)
-        if value is None:
-            return default
-        if not isinstance(value, bool):
-            raise self.fail(path, f"must be true or false, got {value!r}")
-        return value
-
-    def money(self, node: dict[str, Any], key: str, path: str) -> Decimal:
-        value = self.value(node, key, path)
-        try:
-            amount = to_decimal(value)
-        except ValueError as exc:
-            raise self.fail(path, f"is not an amount: {value!r}") from exc
-        if not amount.is_finite():
-            raise self.fail(path, f"is not an amount: {value!r}")
-        return amount
-
-    def timestamp(
-        self, node: dict[str, Any], key: str, path: str, required: bool = True
-    ) -> dt.datetime | None:
-        value = self.value(node, key, path, required)
-        if value is None:
-            return None
-        if not isinstance(value, str):
-            raise self.fail(path, f"must be an ISO 8601 date-time, got {value!r}")
-        try:
-            parsed = dt.datetime.fromisoformat(value)
-        except ValueError as exc:
-            raise self.fail(path, f"is not an ISO 8601 date-time: {value!r}") from exc
-        # ServiceTitan's timestamps are UTC; a value without an offset is UTC too.
-        return parsed.replace(tzinfo=dt.UTC) if parsed.tzinfo is None else parsed
-
-    def obj(
-        self, node: dict[str, Any], key: str, path: str, required: bool = False
-    ) -> dict[str, Any] | None:
-        value = self.value(node, key, path, required)
-        if value is None:
-            return None
-        if not isinstance(value, dict):
-            raise self.fail(path, f"must be an object, got {value!r:.80}")
-        return value
-
-    def address(self, node: dict[str, Any], key: str, path: str) -> Address | None:
-        found = self.obj(node, key, path)
-        if found is None:
-            return None
-        fields = {}
-        for name in ("street", "unit", "city", "state", "zip", "country"):
-            fields[name] = self.text(found, name, f"{path}.{name}", required=False)
-        return Address(**fields)
-
-
-def version_of(raw: dict[str, Any]) -> str:
-    """modifiedOn as a normalized UTC ISO string; a content hash if the record has none."""
-    modified = raw.get("modifiedOn")
-    if isinstance(modified, str):
-        try:
-            parsed = dt.datetime.fromisoformat(modified)
-        except ValueError:
-            pass
-        else:
-            parsed = parsed.replace(tzinfo=dt.UTC) if parsed.tzinfo is None else parsed
-            return parsed.astimezone(dt.UTC).isoformat()
-    canonical = json.dumps(raw, sort_keys=True, separators=(",", ":")).encode()
-    return "sha256-" + hashlib.sha256(canonical).hexdigest()[:32]
+# The name this module used before the reader moved to translate_base.
+_Reader = Reader
 
 
 def translate_customer(raw: Any) -> Party:
-    r = _Reader("customer", raw)
+    r = Reader("customer", raw)
     try:
         return Party(
             kind="customer",
@@ -143,27 +53,14 @@ def translate_customer(raw: Any) -> Party:
             modified_on=r.timestamp(r.raw, "modifiedOn", "modifiedOn", required=False),
         )
     except ValidationError as exc:
-        raise r.fail(_first_loc(exc), _first_msg(exc)) from exc
+        raise r.invalid(exc) from exc
 
 
-def _gl_account(r: _Reader, item: dict[str, Any], path: str) -> GLAccount | None:
-    account = r.obj(item, "generalLedgerAccount", f"{path}.generalLedgerAccount")
-    if account is None:
-        return None
-    gl_path = f"{path}.generalLedgerAccount"
-    number = account.get("number")
-    return GLAccount(
-        id=r.integer(account, "id", f"{gl_path}.id"),
-        name=r.text(account, "name", f"{gl_path}.name"),
-        number=str(number) if number is not None else None,
-        type=r.text(account, "type", f"{gl_path}.type", required=False) or None,
-    )
+def _gl_account(r: Reader, item: dict[str, Any], path: str) -> GLAccount | None:
+    return r.gl_account(item, "generalLedgerAccount", f"{path}.generalLedgerAccount")
 
 
-def _line(r: _Reader, item: Any, index: int) -> InvoiceLine:
-    path = f"items[{index}]"
-    if not isinstance(item, dict):
-        raise r.fail(path, f"must be an object, got {item!r:.80}")
+def _line(r: Reader, path: str, item: dict[str, Any]) -> InvoiceLine:
     quantity = r.money(item, "quantity", f"{path}.quantity")
     price = r.money(item, "price", f"{path}.price")
     total = r.money(item, "total", f"{path}.total")
@@ -184,18 +81,13 @@ def _line(r: _Reader, item: Any, index: int) -> InvoiceLine:
 
 
 def translate_invoice(raw: Any) -> Invoice:
-    r = _Reader("invoice", raw)
+    r = Reader("invoice", raw)
     data = r.raw
-    customer = r.obj(data, "customer", "customer", required=True)
-    assert customer is not None  # required=True raised otherwise
+    customer = r.required_obj(data, "customer", "customer")
     invoice_date = r.timestamp(data, "invoiceDate", "invoiceDate")
     assert invoice_date is not None
     due = r.timestamp(data, "dueDate", "dueDate", required=False)
-    items = data.get("items") or []
-    if not isinstance(items, list):
-        raise r.fail("items", f"must be a list, got {items!r:.80}")
-    ordered = sorted(enumerate(items), key=_item_order)
-    lines = tuple(_line(r, item, index) for index, item in ordered)
+    lines = tuple(_line(r, path, item) for path, item in r.items(data, "items", "items"))
     subtotal = r.money(data, "subTotal", "subTotal")
     sales_tax = r.money(data, "salesTax", "salesTax")
     total = r.money(data, "total", "total")
@@ -215,6 +107,11 @@ def translate_invoice(raw: Any) -> Invoice:
             customer_st_id=r.integer(customer, "id", "customer.id"),
             customer_name=r.text(customer, "name", "customer.name"),
             location_st_id=r.integer(location, "id", "location.id") if location else None,
+            location_name=(
+                r.text(location, "name", "location.name", required=False) or None
+                if location
+                else None
+            ),
             invoice_date=invoice_date.date(),
             due_date=due.date() if due else None,
             subtotal=subtotal,
@@ -222,6 +119,7 @@ def translate_invoice(raw: Any) -> Invoice:
             total=total,
             summary=r.text(data, "summary", "summary", required=False),
             business_unit=(business_unit or {}).get("name") or None,
+            terms=r.text(data, "termName", "termName", required=False) or None,
             bill_to=r.address(data, "customerAddress", "customerAddress"),
             ship_to=r.address(data, "locationAddress", "locationAddress"),
             lines=lines,
@@ -230,20 +128,59 @@ def translate_invoice(raw: Any) -> Invoice:
             modified_on=r.timestamp(data, "modifiedOn", "modifiedOn", required=False),
         )
     except ValidationError as exc:
-        raise r.fail(_first_loc(exc), _first_msg(exc)) from exc
+        raise r.invalid(exc) from exc
 
 
-def _item_order(pair: tuple[int, Any]) -> int:
-    index, item = pair
-    order = item.get("order") if isinstance(item, dict) else None
-    return order if isinstance(order, int) and not isinstance(order, bool) else index
+TRANSLATORS: dict[EntityName, Callable[[Any], Record]] = {
+    "customer": translate_customer,
+    "vendor": translate_vendor,
+    "invoice": translate_invoice,
+    "payment": translate_payment,
+    "bill": translate_bill,
+}
+
+# Fields only that entity's ServiceTitan schema has (among the five we read):
+# Crm.V2.ExportCustomerResponse, Inventory.V2.VendorResponse, Accounting.V2.InvoiceResponse,
+# Accounting.V2.ExportPaymentResponse and Accounting.V2.ExportInventoryBillResponse.
+ENTITY_MARKERS: dict[EntityName, frozenset[str]] = {
+    "customer": frozenset(
+        {"doNotMail", "doNotService", "nationalAccount", "creditLimit", "taxExempt", "mergedToId"}
+    ),
+    "vendor": frozenset(
+        {
+            "isTruckReplenishment",
+            "isMobileCreationRestricted",
+            "deliveryOption",
+            "defaultTaxRate",
+            "contactInfo",
+        }
+    ),
+    "invoice": frozenset(
+        {"invoiceDate", "subTotal", "salesTax", "salesTaxCode", "invoiceConfiguration"}
+    ),
+    "payment": frozenset(
+        {"appliedTo", "unappliedAmount", "authCode", "checkNumber", "typeId", "refundedPaymentId"}
+    ),
+    "bill": frozenset(
+        {
+            "billAmount",
+            "landedCostMethod",
+            "shippingAmount",
+            "otherAmount",
+            "purchaseOrderId",
+            "vendorNumber",
+        }
+    ),
+}
 
 
-def _first_loc(exc: ValidationError) -> str:
-    errors = exc.errors()
-    return ".".join(str(part) for part in errors[0]["loc"]) if errors else "(record)"
+def guess_entity(raw: Any) -> list[EntityName]:
+    """The entities whose ServiceTitan shape this record has (exactly one when it is clear)."""
+    if not isinstance(raw, dict):
+        return []
+    keys = set(raw)
+    return [entity for entity, markers in ENTITY_MARKERS.items() if keys & markers]
 
 
-def _first_msg(exc: ValidationError) -> str:
-    errors = exc.errors()
-    return str(errors[0]["msg"]) if errors else str(exc)
+def translate(entity: EntityName, raw: Any) -> Record:
+    return TRANSLATORS[entity](raw)

@@ -1,14 +1,21 @@
 """The sandbox HTTP API: ServiceTitan's auth server and the export/list endpoints we use.
 
-Paths, parameters and response shapes follow tenant-crm-v2.json and tenant-accounting-v2.json
-(servers `https://api.servicetitan.io/<module>/v2`), so a client only swaps base URLs.
+Paths, parameters and response shapes follow tenant-crm-v2.json, tenant-accounting-v2.json and
+tenant-inventory-v2.json (servers `https://api.servicetitan.io/<module>/v2`), so a client only
+swaps base URLs:
+
+- exports (`from`, `includeRecentChanges`; continuation tokens): crm `export/customers`,
+  accounting `export/invoices`, `export/payments`, `export/inventory-bills`;
+- lists (`page`, `pageSize`, `includeTotal`, filters): accounting `invoices`, inventory
+  `vendors` (active filter defaulting to active only, created/modified bounds, `sort`).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import secrets
 import uuid
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import parse_qs
 
 from fastapi import FastAPI, Header, Query, Request
@@ -16,9 +23,58 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from pydantic import BaseModel
 
 from mlconnector.stsandbox.settings import SandboxSettings
-from mlconnector.stsandbox.store import BadContinuationToken, Entity, Fault, SandboxStore
+from mlconnector.stsandbox.store import (
+    ENTITIES,
+    BadContinuationToken,
+    Entity,
+    Fault,
+    SandboxStore,
+    parse_st_time,
+)
 
-SCOPES = "tn.crm.customers:r tn.acc.invoices:r tn.acc.invoices:w"
+SCOPES = (
+    "tn.crm.customers:r tn.acc.invoices:r tn.acc.invoices:w tn.acc.payments:r "
+    "tn.acc.inventorybills:r tn.inv.vendors:r"
+)
+ActiveArg = Literal["True", "Any", "False"]
+ACTIVE_VALUES: dict[str, ActiveArg] = {"true": "True", "any": "Any", "false": "False"}
+SORT_FIELDS = {"id": "id", "modifiedon": "modifiedon", "createdon": "createdon"}
+
+
+class BadQuery(ValueError):
+    def __init__(self, name: str, problem: str) -> None:
+        super().__init__(problem)
+        self.name = name
+
+
+def _query_time(name: str, value: str | None) -> dt.datetime | None:
+    if value is None or not value.strip():
+        return None
+    try:
+        return parse_st_time(value.strip())
+    except ValueError as exc:
+        raise BadQuery(name, f"'{value}' is not a date-time") from exc
+
+
+def _query_sort(value: str | None) -> tuple[str, bool]:
+    """`+Field` ascending, `-Field` descending (a `+` sent unescaped arrives as a space)."""
+    if value is None or not value.strip():
+        return ("id", True)
+    text = value.strip()
+    ascending = not text.startswith("-")
+    name = text.lstrip("+-").strip().lower()
+    if name not in SORT_FIELDS:
+        raise BadQuery("sort", f"cannot sort by '{text}': use Id, ModifiedOn or CreatedOn")
+    return (SORT_FIELDS[name], ascending)
+
+
+def _query_ids(values: list[str] | None) -> set[int] | None:
+    if not values:
+        return None
+    try:
+        return {int(part) for value in values for part in value.split(",") if part.strip()}
+    except ValueError as exc:
+        raise BadQuery("ids", "comma-delimited integers") from exc
 
 
 def problem(status: int, title: str, errors: dict[str, list[str]] | None = None) -> JSONResponse:
@@ -142,6 +198,70 @@ def create_app(
     ) -> Response:
         return export("invoices", request, tenant, from_, authorization, st_app_key)
 
+    @app.get("/accounting/v2/tenant/{tenant}/export/payments")
+    def export_payments(
+        request: Request,
+        tenant: str,
+        from_: Annotated[str | None, Query(alias="from")] = None,
+        include_recent_changes: Annotated[bool, Query(alias="includeRecentChanges")] = False,
+        authorization: Annotated[str | None, Header()] = None,
+        st_app_key: Annotated[str | None, Header(alias="ST-App-Key")] = None,
+    ) -> Response:
+        return export("payments", request, tenant, from_, authorization, st_app_key)
+
+    @app.get("/accounting/v2/tenant/{tenant}/export/inventory-bills")
+    def export_inventory_bills(
+        request: Request,
+        tenant: str,
+        from_: Annotated[str | None, Query(alias="from")] = None,
+        include_recent_changes: Annotated[bool, Query(alias="includeRecentChanges")] = False,
+        authorization: Annotated[str | None, Header()] = None,
+        st_app_key: Annotated[str | None, Header(alias="ST-App-Key")] = None,
+    ) -> Response:
+        return export("inventory-bills", request, tenant, from_, authorization, st_app_key)
+
+    @app.get("/inventory/v2/tenant/{tenant}/vendors")
+    def list_vendors(
+        request: Request,
+        tenant: str,
+        page: Annotated[int, Query(ge=1)] = 1,
+        page_size: Annotated[int, Query(alias="pageSize", ge=1, le=5000)] = 50,
+        include_total: Annotated[bool, Query(alias="includeTotal")] = False,
+        ids: Annotated[list[str] | None, Query()] = None,
+        active: str = "True",
+        created_before: Annotated[str | None, Query(alias="createdBefore")] = None,
+        created_on_or_after: Annotated[str | None, Query(alias="createdOnOrAfter")] = None,
+        modified_before: Annotated[str | None, Query(alias="modifiedBefore")] = None,
+        modified_on_or_after: Annotated[str | None, Query(alias="modifiedOnOrAfter")] = None,
+        sort: str | None = None,
+        authorization: Annotated[str | None, Header()] = None,
+        st_app_key: Annotated[str | None, Header(alias="ST-App-Key")] = None,
+    ) -> Response:
+        denied = guard(request, tenant, authorization, st_app_key)
+        if denied is not None:
+            return denied
+        try:
+            # "only active items will be returned by default" (tenant-inventory-v2.json)
+            active_arg = ACTIVE_VALUES.get(active.strip().lower())
+            if active_arg is None:
+                raise BadQuery("active", f"'{active}' is not one of True, Any, False")
+            body = store.query(
+                "vendors",
+                page=page,
+                page_size=page_size,
+                include_total=include_total,
+                ids=_query_ids(ids),
+                active=active_arg,
+                created_before=_query_time("createdBefore", created_before),
+                created_on_or_after=_query_time("createdOnOrAfter", created_on_or_after),
+                modified_before=_query_time("modifiedBefore", modified_before),
+                modified_on_or_after=_query_time("modifiedOnOrAfter", modified_on_or_after),
+                sort=_query_sort(sort),
+            )
+        except BadQuery as exc:
+            return problem(400, "One or more validation errors occurred.", {exc.name: [str(exc)]})
+        return JSONResponse(body)
+
     @app.get("/accounting/v2/tenant/{tenant}/invoices")
     def list_invoices(
         request: Request,
@@ -180,19 +300,21 @@ def create_app(
 
     # --- sandbox controls (not part of ServiceTitan's API) --------------------------------
 
-    @app.post("/_sandbox/customers")
-    def put_customer(record: dict[str, Any]) -> dict[str, Any]:
-        return store.put("customers", record)
-
-    @app.post("/_sandbox/invoices")
-    def put_invoice(record: dict[str, Any]) -> dict[str, Any]:
-        return store.put("invoices", record)
-
     @app.post("/_sandbox/faults", status_code=204)
     def add_fault(fault: FaultRequest) -> None:
         store.inject_fault(
             fault.status, fault.times, fault.retryAfter, fault.body, fault.pathContains
         )
+
+    def putter(entity: Entity) -> Any:
+        def put_record(record: dict[str, Any]) -> dict[str, Any]:
+            return store.put(entity, record)
+
+        return put_record
+
+    # Add or replace a record (a new version with modifiedOn = now), e.g. /_sandbox/payments.
+    for entity in ENTITIES:
+        app.post(f"/_sandbox/{entity}", name=f"put_{entity}")(putter(entity))
 
     @app.get("/_sandbox/stats")
     def stats() -> dict[str, Any]:

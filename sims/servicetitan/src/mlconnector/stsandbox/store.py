@@ -18,10 +18,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from mlconnector.stsandbox.seed import seed_records, st_time
+from mlconnector.stsandbox.seed import seed_data, st_time
 
-Entity = Literal["customers", "invoices"]
-ENTITIES: tuple[Entity, ...] = ("customers", "invoices")
+# Named like their ServiceTitan endpoints. Vendors have no export feed (the inventory API lists
+# them), but are stored the same way.
+Entity = Literal["customers", "invoices", "payments", "inventory-bills", "vendors"]
+ENTITIES: tuple[Entity, ...] = ("customers", "invoices", "payments", "inventory-bills", "vendors")
+EXPORTS: tuple[Entity, ...] = ("customers", "invoices", "payments", "inventory-bills")
 
 
 class BadContinuationToken(ValueError):
@@ -70,11 +73,9 @@ class SandboxStore:
         self._faults: list[Fault] = []
         self.token_requests = 0
         self.api_requests: Counter[str] = Counter()
-        customers, invoices = seed_records(seed)
-        for record in customers:
-            self.put("customers", record, touch=False)
-        for record in invoices:
-            self.put("invoices", record, touch=False)
+        for entity, records in seed_data(seed).items():
+            for record in records:
+                self.put(entity, record, touch=False)
 
     # --- records ------------------------------------------------------------------------
 
@@ -96,7 +97,9 @@ class SandboxStore:
                     stamp = max(stamp, floor)
                 record["modifiedOn"] = st_time(stamp)
                 for item in record.get("items") or []:
-                    item["modifiedOn"] = record["modifiedOn"]
+                    # Invoice items carry their own modifiedOn; bill items have none.
+                    if isinstance(item, dict) and "modifiedOn" in item:
+                        item["modifiedOn"] = record["modifiedOn"]
             self._seq += 1
             feed.records[record_id] = (self._seq, record)
             return copy.deepcopy(record)
@@ -120,6 +123,69 @@ class SandboxStore:
             ordered = sorted(self._feeds[entity].records.values(), key=lambda pair: pair[0])
             return [copy.deepcopy(record) for _, record in ordered]
 
+    # --- list endpoints (page / pageSize) ------------------------------------------------
+
+    def query(
+        self,
+        entity: Entity,
+        *,
+        page: int = 1,
+        page_size: int = 50,
+        include_total: bool = False,
+        ids: set[int] | None = None,
+        active: Literal["True", "Any", "False"] = "True",
+        created_before: dt.datetime | None = None,
+        created_on_or_after: dt.datetime | None = None,
+        modified_before: dt.datetime | None = None,
+        modified_on_or_after: dt.datetime | None = None,
+        sort: tuple[str, bool] = ("id", True),
+    ) -> dict[str, Any]:
+        """A list endpoint's PaginatedResponse: filtered, sorted (field, ascending), one page."""
+        with self._lock:
+            records = self.all(entity)
+
+        def stamp(record: dict[str, Any], key: str) -> dt.datetime | None:
+            value = record.get(key)
+            return parse_st_time(value) if isinstance(value, str) else None
+
+        def keep(record: dict[str, Any]) -> bool:
+            if ids is not None and int(record["id"]) not in ids:
+                return False
+            if active != "Any" and bool(record.get("active", True)) != (active == "True"):
+                return False
+            created, modified = stamp(record, "createdOn"), stamp(record, "modifiedOn")
+            for value, bound, before in (
+                (created, created_before, True),
+                (created, created_on_or_after, False),
+                (modified, modified_before, True),
+                (modified, modified_on_or_after, False),
+            ):
+                if bound is None:
+                    continue
+                if value is None or (value >= bound if before else value < bound):
+                    return False
+            return True
+
+        field_name, ascending = sort
+        chosen = [record for record in records if keep(record)]
+        if field_name == "id":
+            chosen.sort(key=lambda r: int(r["id"]), reverse=not ascending)
+        else:
+            key = "modifiedOn" if field_name == "modifiedon" else "createdOn"
+            floor = dt.datetime.min.replace(tzinfo=dt.UTC)
+            # Ties keep id order, as a database sort with the primary key as tiebreaker would.
+            chosen.sort(key=lambda r: int(r["id"]))
+            chosen.sort(key=lambda r: stamp(r, key) or floor, reverse=not ascending)
+        start = (page - 1) * page_size
+        chunk = chosen[start : start + page_size]
+        return {
+            "page": page,
+            "pageSize": page_size,
+            "hasMore": len(chosen) > start + len(chunk),
+            "totalCount": len(chosen) if include_total else None,
+            "data": chunk,
+        }
+
     # --- export feed ---------------------------------------------------------------------
 
     @staticmethod
@@ -134,7 +200,7 @@ class SandboxStore:
         except (binascii.Error, UnicodeDecodeError, ValueError):
             return None
         name, sep, seq = text.partition("|")
-        if not sep or not seq.isdigit() or name not in ENTITIES:
+        if not sep or not seq.isdigit() or name not in EXPORTS:
             return None
         if name != entity:
             raise BadContinuationToken(f"continuation token belongs to the {name} export")
