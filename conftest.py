@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import AsyncIterator, Iterator
+from importlib import resources
 from pathlib import Path
 
 import nats
@@ -18,9 +19,14 @@ from nats.aio.client import Client
 from nats.js import JetStreamContext
 
 from mlconnector.common.natsserver import EmbeddedNats
+from mlconnector.common.qbxml.schema import PACKAGED_XSD_DIR
 from mlconnector.common.streams import ALL_BUCKETS, ALL_STREAMS, declare_all
+from mlconnector.stsandbox.openapi import DOCUMENTS_DIR
 
-ANCHORS = Path(__file__).resolve().parent.parent / "shared" / "anchors"
+# The official references, when the project's shared folder sits beside the checkout. The
+# project never needs them: it ships the copies it relies on (below), and only the tests that
+# compare those copies with the originals need this folder.
+OFFICIAL_ANCHORS = Path(__file__).resolve().parent.parent / "shared" / "anchors"
 
 # CI must not fail on an example no developer has seen: there, Hypothesis replays a fixed
 # sequence. Developers' runs explore at random and keep what they find in .hypothesis/.
@@ -30,11 +36,34 @@ if os.environ.get("CI"):
 
 
 @pytest.fixture(scope="session")
-def anchors() -> Path:
-    path = Path(os.environ.get("MLCONNECTOR_ANCHORS", ANCHORS))
+def official_anchors() -> Path:
+    """shared/anchors beside the checkout (or `MLCONNECTOR_ANCHORS`), for the tests that
+    compare the project's packaged copies with the originals; skipped where it is absent."""
+    path = Path(os.environ.get("MLCONNECTOR_ANCHORS", OFFICIAL_ANCHORS))
     if not (path / "qbxml" / "qbxmlops130.xsd").exists():
-        pytest.fail(f"shared anchors not found at {path}; set MLCONNECTOR_ANCHORS")
+        pytest.skip(
+            f"the official anchors are not at {path} (a clone without the shared folder); "
+            "only the comparison of the packaged copies with them is skipped"
+        )
     return path
+
+
+@pytest.fixture(scope="session")
+def qbxml_xsd() -> Path:
+    """The packaged qbXML 13.0 schema's entry point (it includes the files beside it)."""
+    return PACKAGED_XSD_DIR / "qbxmlops130.xsd"
+
+
+@pytest.fixture(scope="session")
+def qbwc_wsdl() -> Path:
+    """The packaged Web Connector WSDL (the gateway serves it)."""
+    return Path(str(resources.files("mlconnector.gateway").joinpath("QBWebConnectorSvc.wsdl")))
+
+
+@pytest.fixture(scope="session")
+def st_documents() -> Path:
+    """The packaged ServiceTitan OpenAPI documents (tenant-accounting-v2.json, ...)."""
+    return DOCUMENTS_DIR
 
 
 async def _wipe(url: str) -> None:

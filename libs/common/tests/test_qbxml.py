@@ -23,7 +23,7 @@ def _customer_add(name: str) -> etree._Element:
     return rq
 
 
-def test_message_has_declaration_version_and_on_error_and_validates(anchors) -> None:
+def test_message_has_declaration_version_and_on_error_and_validates() -> None:
     xml = build_message([Request("1", _customer_add("Smith & Sons <HVAC>"))], "stopOnError")
     assert xml.startswith('<?xml version="1.0" encoding="utf-8"?>\n<?qbxml version="13.0"?>\n')
     assert (
@@ -34,7 +34,7 @@ def test_message_has_declaration_version_and_on_error_and_validates(anchors) -> 
     validate(xml)
 
 
-def test_schema_rejects_a_too_long_name(anchors) -> None:
+def test_schema_rejects_a_too_long_name() -> None:
     with pytest.raises(QbxmlSchemaError, match="Name"):
         validate(build_message([Request("1", _customer_add("x" * 42))]))
 

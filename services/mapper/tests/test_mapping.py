@@ -65,8 +65,8 @@ GOLDEN_INVOICE = (
 
 
 @pytest.fixture(scope="module")
-def schema(anchors: Path) -> etree.XMLSchema:
-    return etree.XMLSchema(etree.parse(str(anchors / "qbxml" / "qbxmlops130.xsd")))
+def schema(qbxml_xsd: Path) -> etree.XMLSchema:
+    return etree.XMLSchema(etree.parse(str(qbxml_xsd)))
 
 
 def assert_valid(schema: etree.XMLSchema, *fragments: str) -> str:

@@ -538,7 +538,7 @@ async def gateway(
     nc: Client,
     js: JetStreamContext,
     nats_url: str,
-    anchors: Path,
+    qbwc_wsdl: Path,
     gateway_settings: dict[str, Any],
     spans: InMemorySpanExporter,
 ) -> AsyncIterator[Gateway]:
@@ -559,7 +559,7 @@ async def gateway(
         await asyncio.sleep(0.01)
     port = server.servers[0].sockets[0].getsockname()[1]
     url = f"http://127.0.0.1:{port}/qbwc"
-    client = zeep.Client(str(anchors / "qbxml" / "QBWebConnectorSvc.wsdl"))
+    client = zeep.Client(str(qbwc_wsdl))
     soap = client.create_service(BINDING, url)
     yield Gateway(url, service, settings, soap, nc, js)
     server.should_exit = True

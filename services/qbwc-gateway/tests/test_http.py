@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import time
-from pathlib import Path
 
 import pytest
 import requests
 import zeep
 from lxml import etree
-
-from mlconnector.gateway.wsdl import original_wsdl
 
 from .conftest import BINDING, Gateway
 
@@ -103,8 +100,7 @@ async def test_oversized_body_is_refused(gateway: Gateway) -> None:
         }
     ],
 )
-async def test_wsdl_points_at_public_url(gateway: Gateway, anchors: Path) -> None:
-    assert original_wsdl() == (anchors / "qbxml" / "QBWebConnectorSvc.wsdl").read_bytes()
+async def test_wsdl_points_at_public_url(gateway: Gateway) -> None:
     for query in ("?wsdl", "?WSDL", "?wsdl="):
         response = await asyncio.to_thread(requests.get, gateway.url + query, timeout=10)
         assert response.status_code == 200

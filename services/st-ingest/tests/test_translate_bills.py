@@ -23,14 +23,14 @@ INVENTORY_ASSET = GLAccount(
 )
 
 
-def accounting(anchors: Path) -> Path:
-    return anchors / "servicetitan" / "tenant-accounting-v2.json"
+def accounting(st_documents: Path) -> Path:
+    return st_documents / "tenant-accounting-v2.json"
 
 
-def test_sample_is_what_the_export_documents(anchors: Path) -> None:
-    assert schema_errors(accounting(anchors), SCHEMA, SAMPLE) == []
+def test_sample_is_what_the_export_documents(st_documents: Path) -> None:
+    assert schema_errors(accounting(st_documents), SCHEMA, SAMPLE) == []
     page = {"hasMore": True, "continueFrom": "abc", "data": [SAMPLE]}
-    assert schema_errors(accounting(anchors), f"ExportResponse_Of_{SCHEMA}", page) == []
+    assert schema_errors(accounting(st_documents), f"ExportResponse_Of_{SCHEMA}", page) == []
 
 
 def test_inventory_bill() -> None:
@@ -77,7 +77,7 @@ def test_amounts_are_kept_as_sent_for_the_mapper_to_check() -> None:
     assert (bill.total, bill.shipping) == (Decimal("215.08"), Decimal("13.00"))
 
 
-def test_items_follow_their_order_and_missing_amounts_are_zero(anchors: Path) -> None:
+def test_items_follow_their_order_and_missing_amounts_are_zero(st_documents: Path) -> None:
     raw = copy.deepcopy(SAMPLE)
     raw["items"].reverse()
     raw.update(
@@ -91,7 +91,7 @@ def test_items_follow_their_order_and_missing_amounts_are_zero(anchors: Path) ->
         dueDate=None,
         landedCostMethod="None",
     )
-    assert schema_errors(accounting(anchors), SCHEMA, raw) == []
+    assert schema_errors(accounting(st_documents), SCHEMA, raw) == []
     bill = translate_bill(raw)
     assert [line.st_id for line in bill.lines] == [61001, 61002]
     assert (bill.tax, bill.shipping, bill.other) == (Decimal("0.00"),) * 3

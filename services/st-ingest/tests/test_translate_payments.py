@@ -20,14 +20,14 @@ SAMPLE = json.loads((Path(__file__).parent / "samples" / "payment.json").read_te
 SCHEMA = "Accounting.V2.ExportPaymentResponse"
 
 
-def accounting(anchors: Path) -> Path:
-    return anchors / "servicetitan" / "tenant-accounting-v2.json"
+def accounting(st_documents: Path) -> Path:
+    return st_documents / "tenant-accounting-v2.json"
 
 
-def test_sample_is_what_the_export_documents(anchors: Path) -> None:
-    assert schema_errors(accounting(anchors), SCHEMA, SAMPLE) == []
+def test_sample_is_what_the_export_documents(st_documents: Path) -> None:
+    assert schema_errors(accounting(st_documents), SCHEMA, SAMPLE) == []
     page = {"hasMore": False, "continueFrom": "abc", "data": [SAMPLE]}
-    assert schema_errors(accounting(anchors), f"ExportResponse_Of_{SCHEMA}", page) == []
+    assert schema_errors(accounting(st_documents), f"ExportResponse_Of_{SCHEMA}", page) == []
 
 
 def test_check_payment_of_the_demo_invoice() -> None:
@@ -46,7 +46,7 @@ def test_check_payment_of_the_demo_invoice() -> None:
     )
 
 
-def test_card_payment_split_over_two_invoices_with_credit_left(anchors: Path) -> None:
+def test_card_payment_split_over_two_invoices_with_credit_left(st_documents: Path) -> None:
     raw = copy.deepcopy(SAMPLE)
     raw.update(
         referenceNumber=None,
@@ -61,7 +61,7 @@ def test_card_payment_split_over_two_invoices_with_credit_left(anchors: Path) ->
     raw["appliedTo"][0]["appliedAmount"] = "408.05"
     raw["appliedTo"].append({**raw["appliedTo"][0], "appliedId": 91002, "appliedTo": 5004})
     raw["appliedTo"][1]["appliedAmount"] = "241.95"
-    assert schema_errors(accounting(anchors), SCHEMA, raw) == []
+    assert schema_errors(accounting(st_documents), SCHEMA, raw) == []
     payment = translate_payment(raw)
     assert (payment.reference, payment.payment_type, payment.memo) == ("A1B2C3", "Credit Card", "")
     assert (payment.total, payment.unapplied) == (Decimal("700.00"), Decimal("50.00"))

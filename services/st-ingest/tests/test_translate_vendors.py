@@ -23,8 +23,8 @@ SAMPLES = Path(__file__).parent / "samples"
 SAMPLE = json.loads((SAMPLES / "vendor.json").read_text())
 
 
-def test_sample_is_what_the_inventory_api_documents(anchors: Path) -> None:
-    inventory = anchors / "servicetitan" / "tenant-inventory-v2.json"
+def test_sample_is_what_the_inventory_api_documents(st_documents: Path) -> None:
+    inventory = st_documents / "tenant-inventory-v2.json"
     assert schema_errors(inventory, "Inventory.V2.VendorResponse", SAMPLE) == []
     page = {"page": 1, "pageSize": 50, "hasMore": False, "totalCount": 1, "data": [SAMPLE]}
     errors = schema_errors(inventory, "PaginatedResponse_Of_Inventory.V2.VendorResponse", page)

@@ -51,8 +51,8 @@ def company(clock: FixedClock) -> Iterator[Company]:
 
 
 @pytest.fixture(scope="session")
-def qbxml_schema(anchors: Path) -> etree.XMLSchema:
-    return etree.XMLSchema(etree.parse(str(anchors / "qbxml" / "qbxmlops130.xsd")))
+def qbxml_schema(qbxml_xsd: Path) -> etree.XMLSchema:
+    return etree.XMLSchema(etree.parse(str(qbxml_xsd)))
 
 
 @pytest.fixture(scope="session")
@@ -66,8 +66,8 @@ def assert_valid(qbxml_schema: etree.XMLSchema) -> Callable[[str], None]:
 
 
 @pytest.fixture(scope="session")
-def wsdl_binding(anchors: Path) -> Any:
-    client = Client(str(anchors / "qbxml" / "QBWebConnectorSvc.wsdl"))  # type: ignore[no-untyped-call]
+def wsdl_binding(qbwc_wsdl: Path) -> Any:
+    client = Client(str(qbwc_wsdl))  # type: ignore[no-untyped-call]
     return client.wsdl.bindings[f"{{{NS}}}TroubleshootWebServiceFSSoap"]
 
 

@@ -23,18 +23,18 @@ VENDORS = "/inventory/v2/tenant/1234567/vendors"
 
 
 @pytest.fixture
-def crm(anchors: Path) -> Path:
-    return anchors / "servicetitan" / "tenant-crm-v2.json"
+def crm(st_documents: Path) -> Path:
+    return st_documents / "tenant-crm-v2.json"
 
 
 @pytest.fixture
-def accounting(anchors: Path) -> Path:
-    return anchors / "servicetitan" / "tenant-accounting-v2.json"
+def accounting(st_documents: Path) -> Path:
+    return st_documents / "tenant-accounting-v2.json"
 
 
 @pytest.fixture
-def inventory(anchors: Path) -> Path:
-    return anchors / "servicetitan" / "tenant-inventory-v2.json"
+def inventory(st_documents: Path) -> Path:
+    return st_documents / "tenant-inventory-v2.json"
 
 
 @pytest.fixture

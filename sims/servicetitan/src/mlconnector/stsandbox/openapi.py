@@ -1,5 +1,8 @@
 """Validate JSON against a schema of a ServiceTitan OpenAPI document (tests use this).
 
+The documents ship with this package (`DOCUMENTS_DIR`, byte for byte as ServiceTitan
+publishes them; `documents/README.txt` says where each comes from and lists its sha256).
+
 The 2026 documents are OpenAPI 3.1 (plain JSON Schema 2020-12); the 2025-12 ones are 3.0,
 whose `nullable: true` is not JSON Schema, so it is rewritten to a union with null.
 """
@@ -14,6 +17,8 @@ from typing import Any
 
 # jsonschema ships no type information and its stubs are not a project dependency.
 from jsonschema import Draft202012Validator, FormatChecker  # type: ignore[import-untyped]
+
+DOCUMENTS_DIR = Path(__file__).resolve().parent / "documents"
 
 # RFC 3339 date-time; jsonschema checks it only if an optional package is installed.
 _DATE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
