@@ -21,20 +21,40 @@ class Envelope(BaseModel):
 
 
 class StEvent(Envelope):
-    """One version of one ServiceTitan record, as st-ingest saw it."""
+    """One version of one ServiceTitan record, as st-ingest saw it.
+
+    `generation` is 0 for what ServiceTitan sent; an operator's retry publishes the same
+    version again with a higher generation (unix milliseconds of the retry), so that it is
+    mapped afresh with the current mapping and supersedes the failed attempt. `event_id`
+    names the version and stays the same across generations; `message_id` (the
+    `Nats-Msg-Id`) tells generations apart.
+    """
 
     tenant: str
     entity: EntityName
-    st_id: int
+    st_id: int = Field(description="ServiceTitan id (int64 in ServiceTitan's documents)")
     version: str = Field(description="modifiedOn (or a content hash) of this version")
-    source: Literal["export", "webhook", "list", "replay"] = "export"
+    source: Literal["export", "webhook", "list", "replay", "retry", "backfill"] = "export"
     received_at: dt.datetime = Field(default_factory=utcnow)
+    generation: int = Field(default=0, ge=0)
     record: Record
     raw: dict[str, Any] = Field(default_factory=dict, description="ServiceTitan's JSON as sent")
 
     @property
     def event_id(self) -> str:
         return f"{self.tenant}:{self.entity}:{self.st_id}:{self.version}"
+
+    @property
+    def message_id(self) -> str:
+        return self.event_id if not self.generation else f"{self.event_id}:g{self.generation}"
+
+    @property
+    def version_at(self) -> dt.datetime | None:
+        """ServiceTitan's modifiedOn of this version (UTC), when the record carries one."""
+        modified = getattr(self.record, "modified_on", None)
+        if isinstance(modified, dt.datetime):
+            return modified if modified.tzinfo else modified.replace(tzinfo=dt.UTC)
+        return None
 
 
 class StRejection(Envelope):
@@ -84,6 +104,23 @@ RECORD_REQUEST_TYPES: dict[str, str] = {
     "payment": "ReceivePaymentAddRq",
     "bill": "BillAddRq",
 }
+# Other requests that post (or void) the record itself rather than something it needs: a
+# negative ServiceTitan invoice is a QuickBooks credit memo; a record voided or deleted in
+# ServiceTitan after it posted is voided (TxnVoidRq) or deleted (TxnDelRq) in QuickBooks.
+RECORD_REQUEST_ALTERNATIVES: dict[str, frozenset[str]] = {
+    "invoice": frozenset({"CreditMemoAddRq", "TxnVoidRq"}),
+    "payment": frozenset({"TxnDelRq", "TxnVoidRq"}),
+    "bill": frozenset({"TxnVoidRq"}),
+    "customer": frozenset(),
+    "vendor": frozenset(),
+}
+
+# Placeholder for a line's TxnLineID inside an InvoiceMod's line (`@line:<line key>`): the
+# gateway puts the TxnLineID QuickBooks gave that line when it posted (`IdMapping.line_ids`),
+# or -1 for a line QuickBooks does not have yet (qbXML: TxnLineID -1 adds a line).
+LINE_ID_PREFIX = "@line:"
+
+CommandAction = Literal["post", "void"]
 
 # Placeholders inside `Command.mod_qbxml`: the gateway puts the record's own ListID/TxnID
 # (from the id map) and the EditSequence it has just queried in the same session (rule 3).
@@ -102,8 +139,18 @@ class Command(Envelope):
     - `mod_qbxml` set (customers, vendors): the gateway sends that Mod instead of the Add,
       after querying the object in the same session for a fresh EditSequence; its ListID and
       EditSequence elements hold `SELF_ID` and `FRESH_EDIT_SEQUENCE`.
-    - `mod_qbxml` unset (invoices, payments, bills): nothing is sent; the record becomes a
-      "changed" outcome listing how `fingerprint` differs from the posted version's.
+    - `mod_qbxml` unset (payments, bills, invoices whose mapping says `on_change: flag`):
+      nothing is sent; the record becomes a "changed" outcome listing how `fingerprint`
+      differs from the posted version's.
+
+    `action` "void": the record is inactive (voided or deleted) in ServiceTitan. `qbxml` is
+    the TxnVoidRq/TxnDelRq naming the record by `SELF_ID`, or "" when the mapping says to
+    flag it for the accountant instead; nothing is sent for a record QuickBooks never had.
+
+    Versions of one record (connection, entity, st_id) are ordered by `version_order()`:
+    ServiceTitan's modifiedOn (`version_at`), then `generation` (an operator's retry), then
+    the event's version string. A newer version supersedes a queued older one; an older one
+    arriving after a newer one is never applied.
     """
 
     command_id: str
@@ -124,6 +171,29 @@ class Command(Envelope):
         "(e.g. 'total' -> '408.05', 'line 1' -> 'Labor: 2 x 125.00 = 250.00')",
     )
     created_at: dt.datetime = Field(default_factory=utcnow)
+    action: CommandAction = "post"
+    version_at: dt.datetime | None = Field(
+        default=None, description="ServiceTitan's modifiedOn of the version (UTC); None: unknown"
+    )
+    generation: int = Field(default=0, ge=0, description="StEvent.generation it was mapped from")
+    requires: tuple[str, ...] = Field(
+        default=(),
+        description="command ids of this event's prerequisites, sent before this command",
+    )
+    expected: dict[str, str] = Field(
+        default_factory=dict,
+        description="what QuickBooks must compute, in decimal dollars ('405.13'), by name: "
+        "'subtotal', 'sales_tax', 'total' (compared with its read-back amounts)",
+    )
+    line_keys: tuple[str, ...] = Field(
+        default=(),
+        description="the ServiceTitan key of each line element of the Add, in order; the "
+        "gateway records the TxnLineID QuickBooks gives each (IdMapping.line_ids)",
+    )
+
+    def version_order(self) -> tuple[dt.datetime, int, str]:
+        """The key that orders versions of one record (later = newer)."""
+        return version_order(self.version_at, self.generation, self.event_id)
 
     @property
     def is_prerequisite(self) -> bool:
@@ -143,8 +213,24 @@ class Command(Envelope):
         return f"cmd-{digest[:32]}"
 
 
-# "changed": the record changed in ServiceTitan after it posted; an accountant resolves it.
-OutcomeStatus = Literal["posted", "failed", "retrying", "waiting", "changed"]
+def version_order(
+    version_at: dt.datetime | None, generation: int, event_id: str
+) -> tuple[dt.datetime, int, str]:
+    """ServiceTitan's modifiedOn, then the retry generation, then the event's version text;
+    a version without modifiedOn sorts before every dated one."""
+    at = version_at or dt.datetime.min.replace(tzinfo=dt.UTC)
+    return (at if at.tzinfo else at.replace(tzinfo=dt.UTC), generation, event_id)
+
+
+# "changed": the record changed in ServiceTitan after it posted and is left for an accountant.
+# "superseded": a newer version of the record was queued before this one was sent (or this
+# one is older than what QuickBooks already has): never sent.
+# "voided": voided/deleted in QuickBooks to follow ServiceTitan (or never posted because it
+# was inactive before it could be).
+# "differs": posted, but QuickBooks computed other amounts than ServiceTitan (`amounts`).
+OutcomeStatus = Literal[
+    "posted", "failed", "retrying", "waiting", "changed", "superseded", "voided", "differs"
+]
 
 
 class Outcome(Envelope):
@@ -176,6 +262,14 @@ class Outcome(Envelope):
         description='status "changed": label -> (posted value, new value), None where the '
         "version has no such label; None when the posted version is not known",
     )
+    amounts: dict[str, str] | None = Field(
+        default=None,
+        description="what QuickBooks holds after posting, decimal dollars by name: 'subtotal', "
+        "'sales_tax', 'total', 'balance' (read back from its response)",
+    )
+    expected: dict[str, str] | None = Field(
+        default=None, description="what ServiceTitan says, same names (Command.expected)"
+    )
     at: dt.datetime = Field(default_factory=utcnow)
 
     @property
@@ -198,3 +292,55 @@ class QbChange(Envelope):
     @property
     def change_id(self) -> str:
         return f"{self.connection}:{self.list_id}:{self.edit_sequence}"
+
+
+class SessionReport(Envelope):
+    """One Web Connector contact, as the gateway saw it (published on `qb.sessions.<connection>`,
+    stream QB_OUTCOMES), so that audit can tell whether the Web Connector is running.
+
+    `result`: "none" (authenticated, nothing to do), "ok" (the session ended normally),
+    "error" (QuickBooks or the Web Connector reported an error: `hresult`, `last_error`),
+    "refused" (wrong user name or password, or a client version refused). Counts are of
+    this session's outcomes.
+    """
+
+    connection: str
+    started_at: dt.datetime
+    ended_at: dt.datetime = Field(default_factory=utcnow)
+    result: Literal["none", "ok", "error", "refused"]
+    posted: int = 0
+    failed: int = 0
+    waiting: int = 0
+    retrying: int = 0
+    changed: int = 0
+    hresult: str | None = None
+    last_error: str | None = Field(default=None, description="in plain words, for the office")
+    client_version: str | None = None
+    qbxml_version: str | None = None
+
+    @property
+    def report_id(self) -> str:
+        return f"{self.connection}:{self.started_at.isoformat()}:{self.result}"
+
+
+class FeedReport(Envelope):
+    """The state of one ServiceTitan feed of one tenant after a poll (published on
+    `st.feeds.<tenant>.<entity>`, stream ST_EVENTS, when the state changes or a problem is
+    new), so that audit and `mlconnector status` can show a stuck or failing feed.
+
+    `state`: "ok", "stuck" (the export repeats its continuation token or does not advance),
+    "failing" (errors N polls in a row: `error`), "forbidden" (403: the tenant lacks the
+    module), "unauthorized" (credentials refused).
+    """
+
+    tenant: str
+    entity: str
+    state: Literal["ok", "stuck", "failing", "forbidden", "unauthorized"]
+    error: str | None = Field(default=None, description="in plain words, for the operator")
+    failures: int = 0
+    published: int = 0
+    at: dt.datetime = Field(default_factory=utcnow)
+
+    @property
+    def report_id(self) -> str:
+        return f"{self.tenant}:{self.entity}:{self.at.isoformat()}"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from nats.js import JetStreamContext
 from nats.js.errors import KeyDeletedError, KeyNotFoundError
 from nats.js.kv import KeyValue
@@ -19,6 +21,18 @@ class IdMapping(BaseModel):
     # That command's `Command.fingerprint`: what a newer version is compared with. Empty in
     # entries written before fingerprints were kept (the posted version is then unknown).
     fingerprint: dict[str, str] = Field(default_factory=dict)
+    # The version QuickBooks holds (Command.version_order's parts): an older one is never
+    # applied over it.
+    version_at: dt.datetime | None = None
+    generation: int = 0
+    event_id: str | None = None
+    # The request that created it ("InvoiceAddRq", "CreditMemoAddRq", ...): what a Mod or a
+    # void must name.
+    request_type: str | None = None
+    # ServiceTitan line key -> the TxnLineID QuickBooks gave that line (InvoiceMod).
+    line_ids: dict[str, str] = Field(default_factory=dict)
+    # Voided or deleted in QuickBooks to follow ServiceTitan.
+    voided: bool = False
 
 
 def id_map_key(connection: str, entity: str, st_id: int) -> str:

@@ -36,9 +36,12 @@ class StreamDef:
     subjects: tuple[str, ...]
 
 
-ST_EVENTS = StreamDef("ST_EVENTS", ("st.events.>", "st.rejected.>"))
+# ST_EVENTS also carries st-ingest's unreadable records (`st.rejected.`) and feed reports
+# (`st.feeds.`); QB_OUTCOMES the gateway's session reports (`qb.sessions.`). Each consumer
+# filters the subjects it reads.
+ST_EVENTS = StreamDef("ST_EVENTS", ("st.events.>", "st.rejected.>", "st.feeds.>"))
 QB_COMMANDS = StreamDef("QB_COMMANDS", ("qb.commands.>",))
-QB_OUTCOMES = StreamDef("QB_OUTCOMES", ("qb.outcomes.>",))
+QB_OUTCOMES = StreamDef("QB_OUTCOMES", ("qb.outcomes.>", "qb.sessions.>"))
 QB_CHANGES = StreamDef("QB_CHANGES", ("qb.changes.>",))
 ALL_STREAMS = (ST_EVENTS, QB_COMMANDS, QB_OUTCOMES, QB_CHANGES)
 
@@ -77,6 +80,14 @@ def outcome_subject(connection: str) -> str:
 
 def change_subject(connection: str, entity: str) -> str:
     return f"qb.changes.{connection}.{entity}"
+
+
+def session_subject(connection: str) -> str:
+    return f"qb.sessions.{connection}"
+
+
+def feed_subject(tenant: str, entity: str) -> str:
+    return f"st.feeds.{tenant}.{entity}"
 
 
 async def declare_all(js: JetStreamContext) -> None:
