@@ -36,9 +36,13 @@ def dependency_rank(entity: EntityName | str) -> int:
 
 
 def command_id_for(connection: Connection, event: StEvent, request_type: str, key: str = "") -> str:
-    """The id `make_command` gives; `key` tells apart several requests of one type per event."""
+    """The id `make_command` gives; `key` tells apart several requests of one type per event.
+
+    Deterministic per event message: the same version mapped again (redelivery, replay) gets
+    the same id; an operator's retry (a higher `StEvent.generation`) gets a new one.
+    """
     return Command.make_id(
-        connection.name, event.event_id, f"{request_type}:{key}" if key else request_type
+        connection.name, event.message_id, f"{request_type}:{key}" if key else request_type
     )
 
 
@@ -63,6 +67,8 @@ def make_command(
         entity=event.entity,
         st_id=event.st_id,
         event_id=event.event_id,
+        version_at=event.version_at,
+        generation=event.generation,
         request_type=request_type,
         qbxml=render(request),
         lookup_qbxml=render(lookup) if lookup is not None else None,

@@ -106,7 +106,7 @@ def _publications(event: StEvent, connection: Connection) -> list[Publication]:
 def failure_outcome(event: StEvent, connection: Connection, error: MappingError) -> Outcome:
     """The failed outcome that tells the operator why an event cannot become commands."""
     return Outcome(
-        command_id=Command.make_id(connection.name, event.event_id, MAP_REQUEST_TYPE),
+        command_id=Command.make_id(connection.name, event.message_id, MAP_REQUEST_TYPE),
         attempt=1,
         connection=connection.name,
         tenant=event.tenant,
