@@ -78,11 +78,35 @@ def test_severity_follows_intuits_ranges(code: int, severity: str) -> None:
     assert severity_of(code) == severity
 
 
+LOCKED = (
+    "There was an error when saving a Customers list element. QuickBooks error message: "
+    "The record is in use by another user."
+)
+# QuickBooks' words for the business rule (AYS Software's export-error guide).
+CREDIT_LIMIT = (
+    "There was an error when saving a Invoice. QuickBooks error message: The credit limit "
+    "for the name on this transaction has been exceeded."
+)
+
+
 def test_retryable_codes_are_the_lock_and_busy_ones() -> None:
-    assert {
-        c for c in (1000, 3100, 3140, 3170, 3175, 3176, 3180, 3200, 3210) if advice_for(c).retryable
-    } == {1000, 3170, 3175, 3176, 3180, 3200}
+    codes = (1000, 1010, 3100, 3140, 3170, 3171, 3175, 3176, 3200, 3210)
+    assert {c for c in codes if advice_for(c).retryable} == {1000, 1010, 3170, 3175, 3176, 3200}
     assert "names are shared" in advice_for(3100).hint
+    assert "closing date" in advice_for(3171).hint
+
+
+def test_3180_is_retried_only_when_the_record_is_in_use() -> None:
+    assert advice_for(3180, LOCKED).retryable
+    limit = advice_for(3180, CREDIT_LIMIT)
+    assert not limit.retryable
+    assert limit.hint.startswith("The customer's credit limit in QuickBooks would be exceeded.")
+    other = advice_for(
+        3180,
+        "There was an error when saving a Invoice. QuickBooks error "
+        "message: This transaction is out of balance.",
+    )
+    assert not other.retryable
 
 
 def test_text_outside_latin1_is_transliterated_and_cut() -> None:

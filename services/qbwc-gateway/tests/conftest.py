@@ -16,6 +16,7 @@ import zeep
 from lxml import etree
 from nats.aio.client import Client
 from nats.js import JetStreamContext
+from nats.js.errors import NotFoundError
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -30,8 +31,10 @@ from mlconnector.common.envelopes import (
     Outcome,
 )
 from mlconnector.common.qbxml import schema as qbschema
-from mlconnector.common.streams import QB_OUTCOMES, command_subject
+from mlconnector.common.streams import QB_COMMANDS, QB_OUTCOMES, command_subject
 from mlconnector.gateway.app import create_app
+from mlconnector.gateway.feed import durable_name
+from mlconnector.gateway.ledger import LedgerStore, WorkEntry
 from mlconnector.gateway.service import QbwcService
 from mlconnector.gateway.settings import GatewaySettings
 from mlconnector.qbsim.company import Company
@@ -402,6 +405,27 @@ class Gateway:
             command.model_dump_json().encode(),
             headers={"Nats-Msg-Id": command.command_id, **(headers or {})},
         )
+
+    async def ledger(self, connection: str) -> dict[str, WorkEntry]:
+        """The connection's work ledger as a fresh reader sees it."""
+        return await LedgerStore(self.nc, self.js).entries(connection)
+
+    async def open_work(self, connection: str) -> tuple[int, int]:
+        """(commands still to settle: queued in the ledger or not read from QB_COMMANDS yet,
+        records with an Add whose answer was never read). (0, 0): nothing left to do."""
+        entries = await self.ledger(connection)
+        try:
+            info = await self.js.consumer_info(QB_COMMANDS.name, durable_name(connection))
+            unread = int(info.num_pending or 0) + int(info.num_ack_pending or 0)
+        except NotFoundError:
+            unread = 0
+        queued = sum(1 for e in entries.values() if e.state == "queued")
+        return unread + queued, sum(1 for e in entries.values() if e.unknown)
+
+    async def unanswered(self, connection: str) -> list[str]:
+        """Command ids of Adds sent to QuickBooks whose answer was never read."""
+        entries = await self.ledger(connection)
+        return sorted(a.command_id for e in entries.values() for a in e.unknown)
 
     async def outcomes(self, connection: str) -> list[Outcome]:
         info = await self.js.stream_info(QB_OUTCOMES.name)

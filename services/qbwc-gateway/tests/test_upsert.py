@@ -10,8 +10,7 @@ from lxml import etree
 
 from mlconnector.common.envelopes import Command, LateRef
 from mlconnector.common.idmap import IdMap, IdMapping
-from mlconnector.common.streams import QB_COMMANDS, command_subject
-from mlconnector.gateway.queue import durable_name
+from mlconnector.common.streams import command_subject
 
 from .conftest import (
     FakeQuickBooks,
@@ -33,11 +32,6 @@ def _request_tags(message: str) -> list[str]:
     msgs = root.find("QBXMLMsgsRq")
     assert msgs is not None
     return [rq.tag for rq in msgs]
-
-
-async def _consumer_counts(gw: Gateway, connection: str) -> tuple[int, int]:
-    info = await gw.js.consumer_info(QB_COMMANDS.name, durable_name(connection))
-    return info.num_pending, info.num_ack_pending
 
 
 async def _post_customers(gw: Gateway, qb: FakeQuickBooks, *names: str) -> None:
@@ -132,7 +126,7 @@ async def test_changed_customers_are_modified_after_one_batched_query(
         "1741112111",
         edits[0].command_id,
     )
-    assert await _consumer_counts(gateway, "acme") == (0, 0)
+    assert await gateway.open_work("acme") == (0, 0)
 
     # The same v2 again (a replay): a duplicate of what already posted, nothing is sent.
     before = await gateway.outcomes("acme")
@@ -142,13 +136,13 @@ async def test_changed_customers_are_modified_after_one_batched_query(
         headers={"Nats-Msg-Id": f"replay:{edits[0].command_id}:1"},
     )
     again = await gateway.run_session("acme-qbwc", "s3cret-pass", qb)
-    assert again.sent == []
-    assert again.closed == "Posted 1, failed 0, waiting 0, retrying 0"
+    # Settled from the id map when the session starts: nothing to send, the answer is "none".
+    assert (again.auth[1], again.sent) == ("none", [])
     assert len(qb.requests("CustomerModRq")) == 3
     # Its outcome ("already posted ...; not sent again") has the id of the one that posted
     # (<command id>:1), so QB_OUTCOMES keeps the first.
     assert await gateway.outcomes("acme") == before
-    assert await _consumer_counts(gateway, "acme") == (0, 0)
+    assert await gateway.open_work("acme") == (0, 0)
 
 
 async def test_stale_edit_sequence_is_queried_again_and_the_mod_retried_in_the_session(
@@ -183,7 +177,7 @@ async def test_stale_edit_sequence_is_queried_again_and_the_mod_retried_in_the_s
     mapped = await (await IdMap.open(gateway.js)).get("acme", "customer", 1001)
     assert mapped is not None
     assert mapped.edit_sequence == "1741112112"
-    assert await _consumer_counts(gateway, "acme") == (0, 0)
+    assert await gateway.open_work("acme") == (0, 0)
 
 
 async def test_mod_whose_answer_was_lost_is_queried_and_sent_again_never_added(
@@ -212,8 +206,8 @@ async def test_mod_whose_answer_was_lost_is_queried_and_sent_again_never_added(
     assert len(qb.requests("CustomerAddRq")) == 1
     assert list(qb.customers) == [MARIA]
     [outcome] = [o for o in await gateway.outcomes("acme") if o.command_id == edit.command_id]
-    assert (outcome.status, outcome.attempt, outcome.edit_sequence) == ("posted", 2, "1741113111")
-    assert await _consumer_counts(gateway, "acme") == (0, 0)
+    assert (outcome.status, outcome.attempt, outcome.edit_sequence) == ("posted", 1, "1741113111")
+    assert await gateway.open_work("acme") == (0, 0)
 
 
 async def test_edit_sequence_stale_every_time_goes_to_the_next_session(
@@ -233,11 +227,10 @@ async def test_edit_sequence_stale_every_time_goes_to_the_next_session(
     assert (retrying.status, retrying.status_code) == ("retrying", 3200)
     assert retrying.status_message == (
         'The provided edit sequence "1741111113" is out-of-date. (QuickBooks reported the '
-        "record changed 3 times between the query and the Mod in this session)"
+        "record changed 3 times between the query and the Mod in this session) (session 1 of 5)"
     )
     assert retrying.hint == "The record changed in QuickBooks; re-queried and retried."
 
-    await asyncio.sleep(0.3)  # the retry delay
     calm = await gateway.run_session("acme-qbwc", "s3cret-pass", qb)
     assert [_request_tags(m) for m in calm.sent] == [["CustomerQueryRq"], ["CustomerModRq"]]
     assert calm.closed == "Posted 1, failed 0, waiting 0, retrying 0"
@@ -247,7 +240,7 @@ async def test_edit_sequence_stale_every_time_goes_to_the_next_session(
         if o.command_id == edit.command_id
     ] == [("retrying", 1), ("posted", 2)]
     assert qb.phones == {"80000001-1741111111": "555-0101"}
-    assert await _consumer_counts(gateway, "acme") == (0, 0)
+    assert await gateway.open_work("acme") == (0, 0)
 
 
 async def test_customer_deleted_in_quickbooks_fails_clearly_the_others_are_modified(
@@ -279,11 +272,10 @@ async def test_customer_deleted_in_quickbooks_fails_clearly_the_others_are_modif
     )
     assert failed.hint == (
         "If it was deleted or merged in QuickBooks on purpose, nothing is to do. Otherwise "
-        "re-create it in QuickBooks, or remove the id-map entry acme.customer.1001 and replay "
-        "this record so that it is added again."
+        "retry this record: the customer is added to QuickBooks again."
     )
     assert outcomes[kept.command_id].status == "posted"
-    assert await _consumer_counts(gateway, "acme") == (0, 0)
+    assert await gateway.open_work("acme") == (0, 0)
 
 
 INVOICE_V1 = {
@@ -317,8 +309,8 @@ async def test_invoice_changed_after_posting_is_reported_with_the_difference(
     await gateway.publish(edited)
     log = await gateway.run_session("acme-qbwc", "s3cret-pass", qb)
 
-    assert log.sent == []
-    assert log.closed == "Posted 0, failed 0, waiting 0, retrying 0, changed after posting 1"
+    # Settled when the session starts (nothing to send for it): the Web Connector gets "none".
+    assert (log.auth[1], log.sent) == ("none", [])
     assert len(qb.requests("InvoiceAddRq")) == 1
     assert len(qb.invoices) == 1
     changed = (await gateway.outcomes("acme"))[-1]
@@ -344,7 +336,7 @@ async def test_invoice_changed_after_posting_is_reported_with_the_difference(
         "time."
     )
     # Settled (acked), and the id map still describes what QuickBooks holds.
-    assert await _consumer_counts(gateway, "acme") == (0, 0)
+    assert await gateway.open_work("acme") == (0, 0)
     mapped = await (await IdMap.open(gateway.js)).get("acme", "invoice", 5001)
     assert mapped is not None
     assert (mapped.command_id, mapped.fingerprint) == (posted.command_id, INVOICE_V1)
@@ -357,11 +349,11 @@ async def test_invoice_changed_after_posting_is_reported_with_the_difference(
         headers={"Nats-Msg-Id": f"replay:{posted.command_id}:1"},
     )
     again = await gateway.run_session("acme-qbwc", "s3cret-pass", qb)
-    assert again.sent == []
-    assert again.closed == "Posted 1, failed 0, waiting 0, retrying 0"
+    # Settled from the id map when the session starts: nothing to send, the answer is "none".
+    assert (again.auth[1], again.sent) == ("none", [])
     assert await gateway.outcomes("acme") == before  # same outcome id as the posting
     assert len(qb.invoices) == 1
-    assert await _consumer_counts(gateway, "acme") == (0, 0)
+    assert await gateway.open_work("acme") == (0, 0)
 
 
 async def test_new_version_with_the_same_fingerprint_is_not_a_change(
@@ -377,8 +369,7 @@ async def test_new_version_with_the_same_fingerprint_is_not_a_change(
 
     log = await gateway.run_session("acme-qbwc", "s3cret-pass", qb)
 
-    assert log.sent == []
-    assert log.closed == "Posted 1, failed 0, waiting 0, retrying 0"
+    assert (log.auth[1], log.sent) == ("none", [])
     outcome = (await gateway.outcomes("acme"))[-1]
     assert (outcome.command_id, outcome.status, outcome.qb_id) == (
         same.command_id,
@@ -439,7 +430,7 @@ async def test_changed_bill_and_entry_without_fingerprint(
         "ServiceTitan, or void it there and enter the new version by hand; ml-connector will "
         "not post it a second time."
     )
-    assert await _consumer_counts(gateway, "acme") == (0, 0)
+    assert await gateway.open_work("acme") == (0, 0)
 
 
 async def test_payment_waits_for_its_invoice_then_applies_to_its_txn_id(
@@ -482,7 +473,7 @@ async def test_payment_waits_for_its_invoice_then_applies_to_its_txn_id(
     mapped = await (await IdMap.open(gateway.js)).get("acme", "payment", 7001)
     assert mapped is not None
     assert mapped.fingerprint == payment.fingerprint
-    assert await _consumer_counts(gateway, "acme") == (0, 0)
+    assert await gateway.open_work("acme") == (0, 0)
 
 
 async def test_payment_dropped_after_posting_is_found_by_its_lookup(
@@ -506,11 +497,11 @@ async def test_payment_dropped_after_posting_is_found_by_its_lookup(
     outcome = (await gateway.outcomes("acme"))[-1]
     assert (outcome.status, outcome.attempt, outcome.qb_id, outcome.status_message) == (
         "posted",
-        2,
+        1,
         "3-1741111111",
         "found already in QuickBooks (an earlier attempt posted it); not added again",
     )
-    assert await _consumer_counts(gateway, "acme") == (0, 0)
+    assert await gateway.open_work("acme") == (0, 0)
 
 
 async def test_changed_version_without_fingerprint_says_so(

@@ -29,6 +29,13 @@ class Connection(BaseModel):
     file_id: str = Field(default_factory=lambda: "{" + str(uuid.uuid4()).upper() + "}")
     created_at: dt.datetime = Field(default_factory=lambda: dt.datetime.now(dt.UTC))
     mapping: MappingSettings = Field(default_factory=MappingSettings)
+    retry_sessions: int = Field(
+        default=5,
+        ge=1,
+        le=100,
+        description="Web Connector sessions in which a retryable QuickBooks error (a locked "
+        "record, a list in use) is retried before the record fails with QuickBooks' text",
+    )
 
     @field_validator("name", "tenant")
     @classmethod

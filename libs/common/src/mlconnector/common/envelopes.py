@@ -88,10 +88,21 @@ class LateRef(Envelope):
     placeholder: str
     entity: EntityName
     st_id: int
+    role: str = Field(default="", description="Command.role of the transaction it names")
 
     @staticmethod
-    def make(entity: EntityName, st_id: int) -> LateRef:
-        return LateRef(placeholder=f"@ref:{entity}:{st_id}", entity=entity, st_id=st_id)
+    def make(entity: EntityName, st_id: int, role: str = "") -> LateRef:
+        return LateRef(
+            placeholder=f"@ref:{record_key(entity, st_id, role)}",
+            entity=entity,
+            st_id=st_id,
+            role=role,
+        )
+
+    @property
+    def record(self) -> str:
+        """The record key it names ('<entity>:<st id>[:<role>]')."""
+        return record_key(self.entity, self.st_id, self.role)
 
 
 # The request that posts the record itself, per entity. An event may also produce commands
@@ -120,7 +131,11 @@ RECORD_REQUEST_ALTERNATIVES: dict[str, frozenset[str]] = {
 # or -1 for a line QuickBooks does not have yet (qbXML: TxnLineID -1 adds a line).
 LINE_ID_PREFIX = "@line:"
 
-CommandAction = Literal["post", "void"]
+# post: add the record, or modify/flag it when QuickBooks has it. void: follow a void or delete
+# in ServiceTitan. fail: the mapper could not translate this version (`summary` says why,
+# `hint` what to do); nothing is sent, but the gateway knows the record failed, so records
+# that depend on it fail at once instead of waiting.
+CommandAction = Literal["post", "void", "fail"]
 
 # Placeholders inside `Command.mod_qbxml`: the gateway puts the record's own ListID/TxnID
 # (from the id map) and the EditSequence it has just queried in the same session (rule 3).
@@ -142,6 +157,9 @@ class Command(Envelope):
     - `mod_qbxml` unset (payments, bills, invoices whose mapping says `on_change: flag`):
       nothing is sent; the record becomes a "changed" outcome listing how `fingerprint`
       differs from the posted version's.
+
+    `action` "fail": the mapper refused this version (`summary`, `hint`); its command id is
+    the one of the mapper's failed outcome, so the gateway's outcome for it is the same message.
 
     `action` "void": the record is inactive (voided or deleted) in ServiceTitan. `qbxml` is
     the TxnVoidRq/TxnDelRq naming the record by `SELF_ID`, or "" when the mapping says to
@@ -185,6 +203,13 @@ class Command(Envelope):
         description="what QuickBooks must compute, in decimal dollars ('405.13'), by name: "
         "'subtotal', 'sales_tax', 'total' (compared with its read-back amounts)",
     )
+    hint: str = Field(default="", description='action "fail": what the operator can do')
+    role: str = Field(
+        default="",
+        description="'' for the record itself; another name for a second QuickBooks "
+        "transaction the record owns, kept and versioned on its own (e.g. 'apply': the "
+        "ReceivePayment that applies a credit memo to the invoice it adjusts)",
+    )
     line_keys: tuple[str, ...] = Field(
         default=(),
         description="the ServiceTitan key of each line element of the Add, in order; the "
@@ -196,6 +221,11 @@ class Command(Envelope):
         return version_order(self.version_at, self.generation, self.event_id)
 
     @property
+    def record_key(self) -> str:
+        """'<entity>:<st id>' (':<role>' for a transaction the record owns)."""
+        return record_key(self.entity, self.st_id, self.role)
+
+    @property
     def is_prerequisite(self) -> bool:
         """A command that makes sure something exists (ItemServiceAddRq, a job's CustomerAddRq)
         rather than posting the event's record itself.
@@ -204,13 +234,22 @@ class Command(Envelope):
         command's (entity, st_id); when its lookup finds the object, or QuickBooks answers 3100
         (name in use), the object exists and the command is done.
         """
-        return self.request_type != RECORD_REQUEST_TYPES.get(self.entity)
+        if self.action != "post":
+            return False
+        if self.request_type == RECORD_REQUEST_TYPES.get(self.entity):
+            return False
+        return self.request_type not in RECORD_REQUEST_ALTERNATIVES.get(self.entity, frozenset())
 
     @staticmethod
     def make_id(connection: str, event_id: str, request_type: str) -> str:
         """Deterministic: the same event mapped twice yields the same command id."""
         digest = hashlib.sha256(f"{connection}|{event_id}|{request_type}".encode()).hexdigest()
         return f"cmd-{digest[:32]}"
+
+
+def record_key(entity: str, st_id: int, role: str = "") -> str:
+    """'<entity>:<st id>', or '<entity>:<st id>:<role>' for a transaction the record owns."""
+    return f"{entity}:{st_id}:{role}" if role else f"{entity}:{st_id}"
 
 
 def version_order(
@@ -252,6 +291,7 @@ class Outcome(Envelope):
     hint: str | None = Field(default=None, description="what the operator can do")
     request_qbxml: str | None = None
     response_qbxml: str | None = None
+    role: str = Field(default="", description="Command.role: '' when about the record itself")
     prerequisite: bool = Field(
         default=False,
         description="the command made sure something the record needs exists (an item, a "

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+from collections.abc import Iterable
 
 from nats.js import JetStreamContext
 from nats.js.errors import KeyDeletedError, KeyNotFoundError
 from nats.js.kv import KeyValue
 from pydantic import BaseModel, Field
 
+from mlconnector.common.envelopes import version_order
 from mlconnector.common.streams import KV_ID_MAP
 
 
 class IdMapping(BaseModel):
+    """What QuickBooks holds for one ServiceTitan record: its ListID/TxnID ("" for a record
+    voided before it ever posted: nothing to resolve a reference to), and what it was last
+    posted from."""
+
     qb_id: str
     edit_sequence: str | None = None
     # The command that last posted (added or modified) the record: a redelivery or replay
@@ -33,10 +40,21 @@ class IdMapping(BaseModel):
     line_ids: dict[str, str] = Field(default_factory=dict)
     # Voided or deleted in QuickBooks to follow ServiceTitan.
     voided: bool = False
+    # Found gone from QuickBooks (deleted or merged there by someone): an operator's retry
+    # adds it again; ServiceTitan's own edits do not.
+    missing: bool = False
+
+    def order(self) -> tuple[dt.datetime, int, str] | None:
+        """The held version's `version_order` key; None for entries written before versions
+        were kept (then no version can be told older than it)."""
+        if self.event_id is None:
+            return None
+        return version_order(self.version_at, self.generation, self.event_id)
 
 
-def id_map_key(connection: str, entity: str, st_id: int) -> str:
-    return f"{connection}.{entity}.{st_id}"
+def id_map_key(connection: str, entity: str, st_id: int, role: str = "") -> str:
+    key = f"{connection}.{entity}.{st_id}"
+    return f"{key}.{role}" if role else key
 
 
 class IdMap:
@@ -47,16 +65,41 @@ class IdMap:
     async def open(cls, js: JetStreamContext) -> IdMap:
         return cls(await js.key_value(KV_ID_MAP))
 
-    async def get(self, connection: str, entity: str, st_id: int) -> IdMapping | None:
+    async def get(
+        self, connection: str, entity: str, st_id: int, role: str = ""
+    ) -> IdMapping | None:
         try:
-            entry = await self._kv.get(id_map_key(connection, entity, st_id))
+            entry = await self._kv.get(id_map_key(connection, entity, st_id, role))
         except (KeyNotFoundError, KeyDeletedError):
             return None
         if not entry.value:
             return None
         return IdMapping.model_validate_json(entry.value)
 
-    async def put(self, connection: str, entity: str, st_id: int, mapping: IdMapping) -> None:
+    async def get_many(
+        self, connection: str, keys: Iterable[tuple[str, int, str]]
+    ) -> dict[tuple[str, int, str], IdMapping]:
+        """The entries of several records at once (requests pipelined: one round trip's
+        latency, not one per key); records the map does not know are left out.
+        `keys` are (entity, st_id, role)."""
+        wanted = list(dict.fromkeys(keys))
+        found = await asyncio.gather(*(self.get(connection, *key) for key in wanted))
+        return {key: mapping for key, mapping in zip(wanted, found, strict=True) if mapping}
+
+    async def put_many(
+        self, connection: str, entries: Iterable[tuple[str, int, str, IdMapping]]
+    ) -> None:
+        """Several entries at once (pipelined), each (entity, st_id, role, mapping)."""
+        await asyncio.gather(
+            *(
+                self.put(connection, entity, st_id, mapping, role)
+                for entity, st_id, role, mapping in entries
+            )
+        )
+
+    async def put(
+        self, connection: str, entity: str, st_id: int, mapping: IdMapping, role: str = ""
+    ) -> None:
         await self._kv.put(
-            id_map_key(connection, entity, st_id), mapping.model_dump_json().encode()
+            id_map_key(connection, entity, st_id, role), mapping.model_dump_json().encode()
         )

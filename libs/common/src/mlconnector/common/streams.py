@@ -49,16 +49,26 @@ KV_CONNECTIONS = "connections"
 KV_SESSIONS = "qbwc-sessions"
 KV_ID_MAP = "id-map"
 KV_WATERMARKS = "watermarks"
-KV_INFLIGHT = "inflight"
+# The gateway's work ledger: per connection and record, the version to send and its state
+# (mlconnector.gateway.ledger). One value per key (history 1) and direct gets, so that a
+# connection's whole ledger reads in one request.
+KV_WORK = "qbwc-work"
 SESSION_TTL_SECONDS = 3600
-ALL_BUCKETS: dict[str, float | None] = {
-    KV_CONNECTIONS: None,
-    KV_SESSIONS: SESSION_TTL_SECONDS,
-    KV_ID_MAP: None,
-    KV_WATERMARKS: None,
-    # A command sent to QuickBooks whose answer we have not seen yet: its next attempt
-    # must first look the object up (DESIGN rule 1).
-    KV_INFLIGHT: None,
+
+
+@dataclass(frozen=True)
+class BucketDef:
+    ttl: float | None = None
+    history: int = 5
+    direct: bool = False
+
+
+ALL_BUCKETS: dict[str, BucketDef] = {
+    KV_CONNECTIONS: BucketDef(),
+    KV_SESSIONS: BucketDef(ttl=SESSION_TTL_SECONDS),
+    KV_ID_MAP: BucketDef(),
+    KV_WATERMARKS: BucketDef(),
+    KV_WORK: BucketDef(history=1, direct=True),
 }
 
 
@@ -100,6 +110,8 @@ async def declare_all(js: JetStreamContext) -> None:
             storage=StorageType.FILE,
             discard=DiscardPolicy.OLD,
             duplicate_window=DUPLICATE_WINDOW_SECONDS,
+            # Direct gets: the gateway reads commands by sequence without a consumer.
+            allow_direct=True,
         )
         try:
             await js.stream_info(stream.name)
@@ -107,8 +119,12 @@ async def declare_all(js: JetStreamContext) -> None:
             await js.add_stream(config)
         else:
             await js.update_stream(config)
-    for bucket, ttl in ALL_BUCKETS.items():
+    for bucket, spec in ALL_BUCKETS.items():
         try:
             await js.key_value(bucket)
         except BucketNotFoundError:
-            await js.create_key_value(KeyValueConfig(bucket=bucket, ttl=ttl, history=5))
+            await js.create_key_value(
+                KeyValueConfig(
+                    bucket=bucket, ttl=spec.ttl, history=spec.history, direct=spec.direct
+                )
+            )

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from lxml import etree
 
-from mlconnector.common.envelopes import FRESH_EDIT_SEQUENCE, SELF_ID
+from mlconnector.common.envelopes import FRESH_EDIT_SEQUENCE, LINE_ID_PREFIX, SELF_ID
 from mlconnector.common.qbxml import ResponseStatus, element_from_string, sub
 
 # A Mod QuickBooks refuses as out of date (3200) is re-queried and sent again at most this
@@ -22,6 +22,8 @@ from mlconnector.common.qbxml import ResponseStatus, element_from_string, sub
 MAX_STALE_MODS = 3
 
 TXN_ENTITIES = frozenset({"invoice", "payment", "bill"})
+# qbXML: a line with TxnLineID -1 is added by a Mod.
+NEW_LINE = "-1"
 
 
 class ModShapeError(ValueError):
@@ -58,13 +60,75 @@ def query_element(query: EditQuery, qb_ids: Iterable[str]) -> etree._Element:
     return element
 
 
-def fill_mod(element: etree._Element, qb_id: str, edit_sequence: str) -> etree._Element:
-    """The Mod with its object's id and the EditSequence just queried."""
+def fill_mod(
+    element: etree._Element,
+    qb_id: str,
+    edit_sequence: str,
+    line_ids: dict[str, str] | None = None,
+) -> etree._Element:
+    """The Mod with its object's id, the EditSequence just queried, and each line's
+    TxnLineID (`@line:<key>` -> the id QuickBooks gave that line, or -1 for a new line;
+    lines the Mod leaves out are removed by QuickBooks)."""
+    known = line_ids or {}
+    for node in element.iter():
+        text = node.text or ""
+        if text == SELF_ID:
+            node.text = qb_id
+        elif text == FRESH_EDIT_SEQUENCE:
+            node.text = edit_sequence
+        elif text.startswith(LINE_ID_PREFIX):
+            node.text = known.get(text.removeprefix(LINE_ID_PREFIX), NEW_LINE)
+    return element
+
+
+def mod_line_keys(mod_qbxml: str) -> list[str]:
+    """The line keys of a Mod's lines, in order (for the TxnLineIDs its answer returns)."""
+    root = element_from_string(mod_qbxml)
+    return [
+        (node.text or "").removeprefix(LINE_ID_PREFIX)
+        for node in root.iter("TxnLineID")
+        if (node.text or "").startswith(LINE_ID_PREFIX)
+    ]
+
+
+def line_ids_of(ret: etree._Element | None, keys: Iterable[str]) -> dict[str, str]:
+    """key -> TxnLineID, pairing a transaction's returned lines (in order) with the keys of
+    the lines that were sent (in the same order)."""
+    if ret is None:
+        return {}
+    ids = [
+        line.findtext("TxnLineID") or ""
+        for line in ret
+        if isinstance(line.tag, str) and line.tag.endswith("LineRet")
+    ]
+    return {key: line_id for key, line_id in zip(keys, ids, strict=False) if key and line_id}
+
+
+# The object a request posts, for TxnVoidType/TxnDelType and to tell whether a Mod fits.
+_OBJECT_OF = {
+    "InvoiceAddRq": "Invoice",
+    "CreditMemoAddRq": "CreditMemo",
+    "BillAddRq": "Bill",
+    "ReceivePaymentAddRq": "ReceivePayment",
+    "CustomerAddRq": "Customer",
+    "VendorAddRq": "Vendor",
+}
+
+
+def object_of(request_type: str | None) -> str | None:
+    """'InvoiceAddRq' -> 'Invoice' (None when unknown)."""
+    return _OBJECT_OF.get(request_type or "")
+
+
+def fill_void(element: etree._Element, qb_id: str, posted_as: str | None) -> etree._Element:
+    """The void/delete with the transaction's TxnID and, when known, the type it was posted
+    as (a ServiceTitan invoice posts as an Invoice or, when negative, a CreditMemo)."""
+    kind = object_of(posted_as)
     for node in element.iter():
         if node.text == SELF_ID:
             node.text = qb_id
-        elif node.text == FRESH_EDIT_SEQUENCE:
-            node.text = edit_sequence
+        elif kind and node.tag in ("TxnVoidType", "TxnDelType"):
+            node.text = kind
     return element
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from lxml import etree
 
 from mlconnector.common.envelopes import Command
-from mlconnector.common.idmap import IdMap
+from mlconnector.common.idmap import IdMap, IdMapping
 from mlconnector.common.qbxml import element_from_string
 
 
@@ -32,6 +32,24 @@ async def resolve_refs(
         mapping = await id_map.get(connection, ref.entity, ref.st_id)
         if mapping is None:
             missing.append(f"{ref.entity}:{ref.st_id}")
+            continue
+        for node in element.iter():
+            if node.text == ref.placeholder:
+                node.text = mapping.qb_id
+    return element, missing
+
+
+def fill_refs(
+    qbxml: str, command: Command, known: dict[str, IdMapping]
+) -> tuple[etree._Element, list[str]]:
+    """`qbxml` with every reference of `command` that `known` (record key -> id map entry)
+    holds filled in, and the record keys of those it does not hold."""
+    element = element_from_string(qbxml)
+    missing: list[str] = []
+    for ref in command.refs:
+        mapping = known.get(ref.record)
+        if mapping is None or not mapping.qb_id:
+            missing.append(ref.record)
             continue
         for node in element.iter():
             if node.text == ref.placeholder:

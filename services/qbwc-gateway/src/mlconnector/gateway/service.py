@@ -1,36 +1,40 @@
-"""The eight Web Connector operations, over sessions in KV and commands in JetStream.
+"""The eight Web Connector operations, over sessions in KV and the work ledger.
 
-One session round: sendRequestXML takes held and newly fetched commands, resolves their
-late references, writes in-flight markers and returns one qbXML message (rounds.py);
-receiveResponseXML publishes an outcome per request and only then acks (or naks) the
-command (responses.py, outcomes.py).
+A session: authenticate takes the connection's new commands into its ledger and plans the
+first message (nothing to send: "none"); sendRequestXML hands the planned message out after
+recording its Adds as unanswered attempts; receiveResponseXML settles every answer (id map,
+outcomes, ledger, in that order) and plans the next message at once, so the percentage it
+returns says truthfully whether more is coming (100: nothing more this session).
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
+from typing import Literal
 
 from faststream.nats import NatsBroker
-from nats.js.kv import KeyValue
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.trace import Tracer
 
-from mlconnector.common.connections import ConnectionStore
+from mlconnector.common.connections import Connection, ConnectionStore
+from mlconnector.common.envelopes import SessionReport, utcnow
 from mlconnector.common.idmap import IdMap
 from mlconnector.common.passwords import hash_password, verify_password
 from mlconnector.common.qbxml import QbxmlResponseError, parse_response
-from mlconnector.common.streams import KV_INFLIGHT
 from mlconnector.common.xmlsafe import UnsafeXMLError
-from mlconnector.gateway.markers import InflightMarkers
-from mlconnector.gateway.outcomes import Outcomes
-from mlconnector.gateway.queue import CommandQueue
-from mlconnector.gateway.responses import ResponseSettler
-from mlconnector.gateway.rounds import RoundPlanner
-from mlconnector.gateway.sessions import Item, SessionState, SessionStore, new_ticket
+from mlconnector.gateway.effects import Effects
+from mlconnector.gateway.feed import CommandFeed
+from mlconnector.gateway.ingest import Ingest
+from mlconnector.gateway.ledger import Attempt, LedgerStore, WorkEntry
+from mlconnector.gateway.outcomes import OutcomePublisher
+from mlconnector.gateway.planner import Limits, Planner, render
+from mlconnector.gateway.sessions import Sent, SessionState, SessionStore, new_ticket
 from mlconnector.gateway.settings import GatewaySettings
-from mlconnector.gateway.tracing import annotate_connection
+from mlconnector.gateway.settle import AnswerMismatchError, Settler, check_answers
+from mlconnector.gateway.tracing import annotate_connection, command_span
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +42,9 @@ SERVER_VERSION = "ml-connector qbwc-gateway 0.1.0"
 UNKNOWN_TICKET = "unknown or expired ticket"
 # Verified when the user name is unknown, so a wrong name costs as long as a wrong password.
 _DUMMY_HASH = hash_password("not-a-real-password")
+# Sent only when the Web Connector asks for a message and none can be built after all (it
+# expects one after a percentage under 100): a harmless query, never an empty string.
+PROBE = "<HostQueryRq/>"
 
 
 class QbwcService:
@@ -48,22 +55,24 @@ class QbwcService:
         connections: ConnectionStore,
         sessions: SessionStore,
         id_map: IdMap,
-        inflight: KeyValue,
-        queue: CommandQueue,
+        ledger: LedgerStore,
+        feed: CommandFeed,
         tracer: Tracer,
     ) -> None:
-        # Outcomes go through the broker (its telemetry middleware, outcomes.py); pulls, acks
-        # and KV use its nats-py connection directly.
+        # Outcomes go through the broker (its telemetry middleware, outcomes.py); the feed,
+        # the ledger and KV use its nats-py connection directly.
         self._nc = broker.connection
         self.tracer = tracer
         self.settings = settings
         self._connections = connections
         self._sessions = sessions
-        self._queue = queue
-        markers = InflightMarkers(inflight)
-        outcomes = Outcomes(broker, queue, markers, settings, tracer)
-        self._rounds = RoundPlanner(queue, id_map, markers, outcomes, settings, tracer)
-        self._responses = ResponseSettler(queue, id_map, outcomes)
+        self._id_map = id_map
+        self._ledger = ledger
+        self._feed = feed
+        self._publisher = OutcomePublisher(broker, tracer)
+        self._ingest = Ingest(feed, ledger, self._publisher)
+        self._planner = Planner(ledger, feed, id_map)
+        self._settler = Settler(id_map, ledger, feed)
 
     @classmethod
     async def open(
@@ -83,13 +92,23 @@ class QbwcService:
             await ConnectionStore.open(js),
             await SessionStore.open(js),
             await IdMap.open(js),
-            await js.key_value(KV_INFLIGHT),
-            await CommandQueue.open(nc, settings.qbwc_ack_wait_seconds),
+            await LedgerStore.open(nc),
+            await CommandFeed.open(nc, settings.qbwc_ack_wait_seconds),
             trace.get_tracer("mlconnector.gateway", tracer_provider=tracer_provider),
         )
 
     def is_connected(self) -> bool:
         return bool(self._nc.is_connected)
+
+    @property
+    def nats_requests(self) -> int:
+        """NATS requests made so far (ledger, feed, sessions, outcomes), for benchmarks."""
+        return (
+            self._ledger.requests
+            + self._feed.requests
+            + self._sessions.requests
+            + self._publisher.requests
+        )
 
     # --- the eight operations ---------------------------------------------------------
 
@@ -109,13 +128,16 @@ class QbwcService:
             log.warning("authenticate refused for QBWC user %r", username)
             return ["", "nvu"]
         annotate_connection(connection.name)
-        await self._take_over(connection.name)
         state = SessionState(
             ticket=new_ticket(), connection=connection.name, tenant=connection.tenant
         )
+        state.batch_limit = await self._take_over(connection.name)
+        await self._ingest.run(connection.name)
+        await self._plan(state, connection)
         await self._sessions.put(state)
         await self._sessions.set_current(state)
-        if not await self._queue.has_work(connection.name):
+        if not state.planned:
+            await self._report(state, "none")
             return [state.ticket, "none", *self._idle_hints()]
         return [state.ticket, connection.company_file or ""]
 
@@ -133,15 +155,21 @@ class QbwcService:
             return ""
         state.rounds += 1
         if state.sent:
-            # Asked again without an answer to the last message: its outcome is unknown,
-            # so those commands go back (their in-flight markers make the next try look up).
-            await self._release(state.sent_items())
-            state.sent = []
-        message, reason = await self._rounds.next_message(state)
-        if not message:
-            state.last_error = reason
+            # Asked again without an answer to the last message: its Adds stay unanswered
+            # attempts (looked up before they are sent again); plan afresh.
+            state.sent, state.planned = [], []
+            connection = await self._connections.get(state.connection)
+            if connection is not None:
+                await self._plan(state, connection)
+        if not state.planned and state.finished:
+            return ""  # asked after 100%: nothing more in this session
+        sents = state.planned or [self._probe(state)]
+        await self._record_attempts(state, sents)
+        self._trace_sends(state, sents)
+        state.sent, state.planned = sents, []
+        state.sent_at = utcnow()
         await self._sessions.put(state)
-        return message
+        return render(sents, state.qbxml_version)
 
     async def receive_response_xml(
         self, ticket: str, response: str, hresult: str, message: str
@@ -150,37 +178,61 @@ class QbwcService:
         if state is None:
             return -1
         if hresult:
+            state.hresult = hresult
             state.last_error = (
                 f"QuickBooks reported {hresult}: {message or 'no message'}; "
                 "the requests will be sent again next cycle."
             )
-            await self._responses.retry_all(state, state.last_error)
+            effects = await self._settler.unanswered(state, hresult, state.last_error)
+            await self._apply(effects)
             await self._sessions.put(state)
             return -1
         try:
             statuses = parse_response(response)
+            check_answers(state.sent, statuses)
         except (QbxmlResponseError, UnsafeXMLError, ValueError) as exc:
-            state.last_error = (
-                f"Could not read QuickBooks' response ({exc}); "
-                "the requests will be looked up and sent again next cycle."
+            reason = (
+                f"QuickBooks' answer does not belong to the last message ({exc})"
+                if isinstance(exc, AnswerMismatchError)
+                else f"Could not read QuickBooks' response ({exc})"
             )
-            await self._responses.retry_all(state, state.last_error)
+            state.last_error = (
+                f"{reason}; nothing of it was recorded, and the requests will be looked up "
+                "and sent again next cycle."
+            )
+            log.warning("session %s...: %s", ticket[:8], state.last_error)
+            state.sent = []
             await self._sessions.put(state)
             return -1
-        await self._responses.settle(state, statuses)
+        connection = await self._connections.get(state.connection)
+        if connection is None:
+            state.last_error = f"connection {state.connection!r} was removed"
+            await self._sessions.put(state)
+            return -1
+        limits = self._limits(state, connection)
+        elapsed = (utcnow() - state.sent_at).total_seconds() if state.sent_at else 0.0
+        sent_count = len({sent.request_id for sent in state.sent})
+        await self._apply(await self._settler.settle(state, statuses, limits))
+        await self._adapt(state, elapsed, sent_count)
+        await self._ingest.run(state.connection)
+        await self._plan(state, connection)
+        percent = await self._percent(state)
+        state.finished = percent == 100
         await self._sessions.put(state)
-        return await self._percent(state)
+        return percent
 
     async def connection_error(self, ticket: str, hresult: str, message: str) -> str:
         state = await self._session(ticket)
         if state is None:
             return "done"
+        state.hresult = hresult
         state.last_error = (
             f"The Web Connector could not reach QuickBooks ({hresult}: {message}); "
             "nothing was lost, the commands go next cycle."
         )
-        await self._release([*state.sent_items(), *state.held])
-        state.sent, state.held = [], []
+        await self._apply(await self._settler.unanswered(state, hresult, state.last_error))
+        await self._shrink(state)
+        state.planned = []
         await self._sessions.put(state)
         return "done"
 
@@ -195,8 +247,7 @@ class QbwcService:
         state = await self._session(ticket)
         if state is None:
             return "Unknown ticket"
-        await self._release([*state.sent_items(), *state.held])
-        await self._queue.flush()
+        await self._report(state, "error" if state.last_error else "ok")
         await self._sessions.delete(state)
         return state.summary()
 
@@ -208,28 +259,147 @@ class QbwcService:
             annotate_connection(state.connection)
         return state
 
-    async def _take_over(self, connection: str) -> None:
+    async def _take_over(self, connection: str) -> int:
         """The Web Connector runs one session per application at a time: an earlier session
-        of this connection that is still stored was abandoned (crash, timeout, network).
-        Its commands go back now instead of after the ack wait."""
+        still stored was abandoned (crash, timeout, network). Its unanswered Adds are already
+        recorded in the ledger; a message it never answered was probably too big for the
+        Web Connector's timeout, so the next one is smaller. Returns the message limit."""
+        limit = await self._sessions.batch_limit(connection, self.settings.qbwc_batch_size)
         ticket = await self._sessions.current_ticket(connection)
         old = await self._sessions.get(ticket) if ticket else None
         if old is None:
-            return
-        await self._release([*old.sent_items(), *old.held])
-        await self._queue.flush()
+            return limit
+        if old.sent:
+            limit = max(1, limit // 2)
+            await self._sessions.set_batch_limit(connection, limit)
+            log.info(
+                "session %s... of %s was abandoned with a message unanswered; messages of "
+                "at most %d requests from now on",
+                old.ticket[:8],
+                connection,
+                limit,
+            )
         await self._sessions.delete(old)
-        log.info("session %s... of %s abandoned; its commands were released", ticket, connection)
+        return limit
 
-    async def _release(self, items: list[Item]) -> None:
-        """Hand the commands back for immediate redelivery."""
-        for item in items:
-            await self._queue.nak(item.reply)
+    async def _adapt(self, state: SessionState, elapsed: float, sent: int) -> None:
+        """Smaller messages after a slow answer, larger again after quick full ones."""
+        slow = self.settings.qbwc_slow_seconds
+        if elapsed > slow:
+            await self._shrink(state)
+        elif (
+            elapsed < slow / 4
+            and sent >= state.batch_limit
+            and state.batch_limit < self.settings.qbwc_batch_size
+        ):
+            state.batch_limit = min(self.settings.qbwc_batch_size, state.batch_limit * 2)
+            await self._sessions.set_batch_limit(state.connection, state.batch_limit)
+
+    async def _shrink(self, state: SessionState) -> None:
+        if state.batch_limit > 1:
+            state.batch_limit = max(1, state.batch_limit // 2)
+            await self._sessions.set_batch_limit(state.connection, state.batch_limit)
+
+    def _limits(self, state: SessionState, connection: Connection) -> Limits:
+        return Limits(
+            requests=state.batch_limit,
+            message_bytes=self.settings.qbwc_max_message_bytes,
+            wait_sessions=self.settings.qbwc_max_wait_cycles,
+            retry_sessions=connection.retry_sessions,
+        )
+
+    async def _plan(self, state: SessionState, connection: Connection) -> None:
+        effects = await self._planner.plan(state, self._limits(state, connection))
+        await self._apply(effects)
+
+    async def _apply(self, effects: Effects) -> None:
+        await effects.apply(self._id_map, self._publisher, self._ledger)
+
+    def _probe(self, state: SessionState) -> Sent:
+        return Sent(
+            request_id=state.next_request_id(),
+            kind="probe",
+            key="",
+            command_id="",
+            stream_seq=0,
+            request_type="HostQueryRq",
+            xml=PROBE,
+        )
+
+    async def _record_attempts(self, state: SessionState, sents: list[Sent]) -> None:
+        """Before QuickBooks can see them, the message's Adds become unanswered attempts:
+        if the answer never comes back, the next try looks them up first (DESIGN rule 1)."""
+        now = dt.datetime.now(dt.UTC)
+        changes = []
+        for sent in sents:
+            if sent.kind != "add":
+                continue
+            attempt = Attempt(
+                command_id=sent.command_id,
+                stream_seq=sent.stream_seq,
+                ticket=state.ticket,
+                sent_at=now,
+            )
+
+            def record(current: WorkEntry | None, attempt: Attempt = attempt) -> WorkEntry | None:
+                if current is None:
+                    return None
+                if any(a.command_id == attempt.command_id for a in current.unknown):
+                    return current
+                return current.model_copy(update={"unknown": [*current.unknown, attempt]})
+
+            changes.append((sent.key, record))
+        if changes:
+            await self._ledger.write_many(state.connection, changes)
+
+    def _trace_sends(self, state: SessionState, sents: list[Sent]) -> None:
+        """A "send" span per request, in the trace of the command it carries."""
+        for sent in sents:
+            if sent.kind == "probe":
+                continue
+            with command_span(
+                self.tracer,
+                f"qbwc send {sent.kind}",
+                state.connection,
+                sent,
+                sent.trace,
+                {"qbwc.request_id": sent.request_id},
+            ):
+                pass
 
     async def _percent(self, state: SessionState) -> int:
-        remaining = len(state.held) + await self._queue.undelivered(state.connection)
-        if remaining == 0:
+        if not state.planned:
             return 100
+        entries = await self._ledger.entries(state.connection)
+        remaining = sum(
+            1
+            for entry in entries.values()
+            if entry.kind == "record"
+            and entry.state == "queued"
+            and entry.key not in state.deferred
+        )
         handled = state.posted + state.failed + state.retrying + state.waiting + state.changed
-        # 1-99 keeps the Web Connector asking; the exact figure only drives its progress bar.
-        return max(1, min(99, (100 * handled) // (handled + remaining)))
+        handled += state.voided + state.superseded + state.differs
+        # 1-99 keeps the Web Connector asking; the figure only drives its progress bar.
+        return max(1, min(99, (100 * handled) // max(1, handled + remaining)))
+
+    async def _report(
+        self, state: SessionState, result: Literal["none", "ok", "error", "refused"]
+    ) -> None:
+        report = SessionReport(
+            connection=state.connection,
+            started_at=state.created_at,
+            result=result,
+            posted=state.posted + state.differs,
+            failed=state.failed,
+            waiting=state.waiting,
+            retrying=state.retrying,
+            changed=state.changed,
+            hresult=state.hresult,
+            last_error=state.last_error or None,
+            qbxml_version=state.qbxml_version,
+        )
+        try:
+            await self._publisher.report_session(report)
+        except Exception:  # a report must never fail the Web Connector's call
+            log.exception("could not publish the session report of %s", state.connection)

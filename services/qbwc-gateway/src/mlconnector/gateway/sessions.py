@@ -1,7 +1,9 @@
 """Web Connector sessions in KV `qbwc-sessions`: any replica can serve any call of a session.
 
 Keys: `t.<ticket>` -> SessionState; `c.<connection>` -> the ticket of that connection's
-current session (a new authenticate takes over an abandoned session's commands).
+current session (a new authenticate takes over an abandoned one); `b.<connection>` -> the
+connection's current message size limit (requests per message, adapted to how fast its
+QuickBooks answers).
 """
 
 from __future__ import annotations
@@ -25,37 +27,41 @@ def new_ticket() -> str:
     return secrets.token_hex(16)
 
 
-class Item(BaseModel):
-    """One command this session holds (fetched, not yet acked or nak'd)."""
-
-    command_id: str
-    entity: str
-    st_id: int
-    stream_seq: int
-    reply: str
-    attempt: int
-    # The command's trace headers, kept with the session so that whichever replica settles
-    # it publishes the outcome in the trace the ServiceTitan event started.
-    trace: dict[str, str] = Field(default_factory=dict)
-    # The lookup found nothing: the request itself goes next, without another lookup.
-    lookup_done: bool = False
-    # A Mod (the id map knows the record): its ListID/TxnID, and the EditSequence queried in
-    # this session (None until the query answered, and again after a 3200), and how many
-    # Mods of it QuickBooks refused as out of date in this session.
-    qb_id: str | None = None
-    edit_sequence: str | None = None
-    stale_mods: int = 0
+RequestKind = Literal["add", "lookup", "query", "mod", "void", "prerequisite", "probe"]
 
 
 class Sent(BaseModel):
-    """A request inside the qbXML message QuickBooks is processing now."""
+    """One request of the message QuickBooks is working on (or is about to get).
+
+    add: the record's Add. lookup: did an unanswered earlier attempt (`command_id`) post?
+    query: the EditSequence query before Mods (one request shared by the Mods of a list,
+    so several Sent carry the same request_id). mod, void: the record's Mod or void.
+    prerequisite: an item or job a record needs. probe: a harmless HostQuery sent only so
+    that the Web Connector never gets an empty message when it expects one.
+    """
 
     request_id: str
-    # request: the command's own request (an Add); lookup: did an earlier attempt post it?
-    # query: the EditSequence query before a Mod (one query request, shared by the Mods of
-    # one list, so several Sent carry the same request_id); mod: the Mod itself.
-    kind: Literal["request", "lookup", "query", "mod"]
-    item: Item
+    kind: RequestKind
+    key: str = Field(description="the ledger entry it is for")
+    command_id: str = Field(description="the command it carries (for a lookup: the attempt's)")
+    stream_seq: int
+    request_type: str = Field(description="e.g. 'CustomerAddRq': its answer must match")
+    xml: str = Field(description="the request element as sent, references filled in")
+    name: str | None = Field(default=None, description="a list Add's Name: its answer's")
+    qb_id: str | None = Field(default=None, description="the object a query/mod/void names")
+    entity: str = ""
+    st_id: int = 0
+    # The command's trace (W3C headers it arrived with), continued by its send span.
+    trace: dict[str, str] = Field(default_factory=dict)
+
+
+class Progress(BaseModel):
+    """A record's progress inside this session: the EditSequence a Mod must carry, read in
+    this session (rule 3), and the Mods QuickBooks refused as out of date (3200)."""
+
+    edit_sequence: str | None = None
+    stale_mods: int = 0
+    looked_up: bool = False
 
 
 class SessionState(BaseModel):
@@ -65,44 +71,74 @@ class SessionState(BaseModel):
     created_at: dt.datetime = Field(default_factory=utcnow)
     seq: int = 0
     rounds: int = 0
+    # The next message, planned as soon as the previous answer was settled (so that the
+    # percentage receiveResponseXML returns is honest), then handed out by sendRequestXML.
+    planned: list[Sent] = Field(default_factory=list)
     sent: list[Sent] = Field(default_factory=list)
-    held: list[Item] = Field(default_factory=list)
-    # Put off to a later session (waiting for a reference, or a retryable QuickBooks error):
-    # if JetStream redelivers them during this session they go straight back.
+    sent_at: dt.datetime | None = None
+    # receiveResponseXML answered 100: the Web Connector expects no more messages.
+    finished: bool = False
+    progress: dict[str, Progress] = Field(default_factory=dict)
+    # Ledger keys put off to a later session (waiting for a record they name).
     deferred: list[str] = Field(default_factory=list)
+    batch_limit: int = 50
+    qbxml_version: str = "13.0"
     posted: int = 0
     failed: int = 0
     retrying: int = 0
     waiting: int = 0
     changed: int = 0
+    voided: int = 0
+    superseded: int = 0
+    differs: int = 0
     last_error: str = ""
-
-    def sent_items(self) -> list[Item]:
-        return [sent.item for sent in self.sent]
+    hresult: str | None = None
 
     def next_request_id(self) -> str:
         self.seq += 1
         return str(self.seq)
+
+    def count(self, status: str) -> None:
+        if status in {
+            "posted",
+            "failed",
+            "retrying",
+            "waiting",
+            "changed",
+            "voided",
+            "superseded",
+            "differs",
+        }:
+            setattr(self, status, getattr(self, status) + 1)
 
     def summary(self) -> str:
         text = (
             f"Posted {self.posted}, failed {self.failed}, "
             f"waiting {self.waiting}, retrying {self.retrying}"
         )
-        if self.changed:
-            text += f", changed after posting {self.changed}"
+        extras = [
+            (self.differs, "posted with other amounts than ServiceTitan"),
+            (self.changed, "changed after posting"),
+            (self.voided, "voided"),
+            (self.superseded, "superseded by a newer version"),
+        ]
+        for count, label in extras:
+            if count:
+                text += f", {label} {count}"
         return text
 
 
 class SessionStore:
     def __init__(self, kv: KeyValue) -> None:
         self._kv = kv
+        self.requests = 0  # NATS requests made, for the benchmarks
 
     @classmethod
     async def open(cls, js: JetStreamContext) -> SessionStore:
         return cls(await js.key_value(KV_SESSIONS))
 
     async def _get(self, key: str) -> bytes | None:
+        self.requests += 1
         try:
             entry = await self._kv.get(key)
         except KeyNotFoundError:
@@ -118,9 +154,11 @@ class SessionStore:
         return SessionState.model_validate_json(raw) if raw else None
 
     async def put(self, state: SessionState) -> None:
+        self.requests += 1
         await self._kv.put(f"t.{state.ticket}", state.model_dump_json().encode())
 
     async def delete(self, state: SessionState) -> None:
+        self.requests += 2
         await self._kv.delete(f"t.{state.ticket}")
         if await self.current_ticket(state.connection) == state.ticket:
             await self._kv.delete(f"c.{state.connection}")
@@ -130,4 +168,16 @@ class SessionStore:
         return raw.decode() if raw else None
 
     async def set_current(self, state: SessionState) -> None:
+        self.requests += 1
         await self._kv.put(f"c.{state.connection}", state.ticket.encode())
+
+    async def batch_limit(self, connection: str, default: int) -> int:
+        raw = await self._get(f"b.{connection}")
+        try:
+            return max(1, int(raw)) if raw else default
+        except ValueError:
+            return default
+
+    async def set_batch_limit(self, connection: str, limit: int) -> None:
+        self.requests += 1
+        await self._kv.put(f"b.{connection}", str(limit).encode())

@@ -16,15 +16,17 @@ class GatewaySettings(BaseServiceSettings):
     # Requests per qbXML message: QuickBooks must answer one message within the Web
     # Connector's timeout (about 60 s), so a backlog is cut into rounds of this size.
     qbwc_batch_size: int = Field(default=50, ge=1, le=500, alias="QBWC_BATCH_SIZE")
+    # And at most this many bytes of requests per message, whatever their number.
+    qbwc_max_message_bytes: int = Field(default=512 * 1024, ge=4096, alias="QBWC_MAX_MESSAGE_BYTES")
+    # A message QuickBooks took longer than this to answer makes the next one smaller (the
+    # Web Connector gives up after about 60 s); one answered in a quarter of it, larger.
+    qbwc_slow_seconds: float = Field(default=30.0, gt=0, alias="QBWC_SLOW_SECONDS")
     # Sessions a command may wait for a record it refers to before it fails (DESIGN rule 4).
     qbwc_max_wait_cycles: int = Field(default=10, ge=1, alias="QBWC_MAX_WAIT_CYCLES")
     qbwc_max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024, alias="QBWC_MAX_BODY_BYTES")
-    # Redelivery delay for a command that waits or met a retryable QuickBooks error; a
-    # session never takes the same command twice, so this only spaces out sessions.
-    qbwc_retry_delay_seconds: float = Field(default=30.0, gt=0, alias="QBWC_RETRY_DELAY_SECONDS")
-    # Longer than a whole Web Connector session: a command fetched at the start of a session
-    # must not be redelivered while QuickBooks still works on it.
-    qbwc_ack_wait_seconds: float = Field(default=1800.0, gt=0, alias="QBWC_ACK_WAIT_SECONDS")
+    # How long a command fetched from QB_COMMANDS may stay unacknowledged before JetStream
+    # offers it again; it is acknowledged as soon as the ledger holds it.
+    qbwc_ack_wait_seconds: float = Field(default=60.0, gt=0, alias="QBWC_ACK_WAIT_SECONDS")
     # Returned by authenticate when there is nothing to do ("none"): the Web Connector
     # postpones its next update by this many seconds, and runs this application at most
     # every this many seconds (FACTS: [ticket, "none", postpone-seconds, min-run-seconds]).

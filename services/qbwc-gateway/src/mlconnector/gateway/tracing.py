@@ -10,13 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Protocol
 
 from opentelemetry import trace
 from opentelemetry.trace import Link, Span, SpanKind, Tracer
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from opentelemetry.util.types import AttributeValue
-
-from mlconnector.gateway.sessions import Item
 
 _PROPAGATOR = TraceContextTextMapPropagator()
 
@@ -26,18 +25,31 @@ def annotate_connection(connection: str) -> None:
     trace.get_current_span().set_attribute("qbwc.connection", connection)
 
 
+class AboutCommand(Protocol):
+    """What a span about one command names (a ledger entry or an outcome)."""
+
+    @property
+    def command_id(self) -> str: ...
+    @property
+    def entity(self) -> str: ...
+    @property
+    def st_id(self) -> int: ...
+
+
 @contextmanager
 def command_span(
     tracer: Tracer,
     name: str,
     connection: str,
-    item: Item,
+    about: AboutCommand,
+    carrier: dict[str, str],
     attributes: dict[str, AttributeValue],
 ) -> Iterator[Span]:
     """A span about one command: in the command's own trace when it arrived with one
+    (`carrier`: its W3C traceparent/tracestate headers)
     (linked to the SOAP call's span), else a child of the SOAP call's span."""
     soap_call = trace.get_current_span().get_span_context()
-    incoming = _PROPAGATOR.extract(item.trace) if item.trace else None
+    incoming = _PROPAGATOR.extract(carrier) if carrier else None
     links: list[Link] = []
     if incoming is not None and trace.get_current_span(incoming).get_span_context().is_valid:
         if soap_call.is_valid:
@@ -51,10 +63,9 @@ def command_span(
         links=links,
         attributes={
             "qbwc.connection": connection,
-            "mlconnector.command_id": item.command_id,
-            "mlconnector.entity": item.entity,
-            "mlconnector.st_id": item.st_id,
-            "mlconnector.attempt": item.attempt,
+            "mlconnector.command_id": about.command_id,
+            "mlconnector.entity": about.entity,
+            "mlconnector.st_id": about.st_id,
             **attributes,
         },
     ) as span:

@@ -1,7 +1,9 @@
 """qbXML status codes: severity by range and what the operator can do.
 
-Sources: Intuit's "status codes in response messages" table (qbXML SDK), as also encoded in
-consolibyte/quickbooks-php QuickBooks/Status.php (see shared/FACTS.md).
+Sources: Intuit's "status codes in response messages" table (qbXML SDK, developer.intuit.com
+.../exploring-the-quickbooks-desktop-sdk/status-codes-in-response-messages), as also encoded
+in consolibyte/quickbooks-php QuickBooks/Status.php; 3171's and 3180's business-rule texts as
+QuickBooks words them (AYS Software, "Resolving QuickBooks export errors").
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ NO_MATCH = 1  # a query that found nothing: not an error
 OBJECTS_NOT_FOUND = 500
 OBJECT_NOT_RETURNED = 510
 INTERNAL_ERROR = 1000
+SYSTEM_NOT_AVAILABLE = 1010
 REQUEST_ID_TOO_LONG = 1060
 INVALID_OBJECT_ID = 3000
 NAME_IN_USE = 3100
@@ -24,6 +27,7 @@ INVALID_REFERENCE_2 = 3140
 LIST_MODIFIED = 3170
 RECORD_LOCKED_1 = 3175
 RECORD_LOCKED_2 = 3176
+CLOSED_PERIOD = 3171
 RECORD_ERROR_OR_LOCKED = 3180
 EDIT_SEQUENCE_STALE = 3200
 OVERPAYMENT = 3210
@@ -64,6 +68,16 @@ _ADVICE: dict[int, StatusAdvice] = {
         "A referenced record (customer, item, account, class...) does not exist in QuickBooks. "
         "Create it or fix the mapping, then replay.",
     ),
+    SYSTEM_NOT_AVAILABLE: StatusAdvice(
+        True, "QuickBooks was not available for this request; it will be retried."
+    ),
+    CLOSED_PERIOD: StatusAdvice(
+        False,
+        "The transaction is dated on or before the company's closing date (a closed period). "
+        "An admin can lift the closing-date password in QuickBooks (Edit > Preferences > "
+        "Accounting > Company Preferences), then retry this record; or enter the change in "
+        "the open period by hand.",
+    ),
     LIST_MODIFIED: StatusAdvice(
         True, "Someone was editing that list in QuickBooks; retried next cycle."
     ),
@@ -89,7 +103,30 @@ _ADVICE: dict[int, StatusAdvice] = {
 }
 
 
-def advice_for(code: int) -> StatusAdvice:
+# 3180 is both "the record is in use" (retryable) and "this record has an error in it": a
+# business rule such as an exceeded credit limit, which no retry can pass. QuickBooks says
+# which in the text after "QuickBooks error message:".
+_BUSY_WORDS = ("in use", "being used", "another user", "locked", "busy", "try again")
+_CREDIT_LIMIT = "credit limit"
+
+
+def advice_for(code: int, message: str = "") -> StatusAdvice:
+    """Whether a request QuickBooks answered with `code` (and `message`, its statusMessage)
+    can succeed if sent again unchanged, and what the operator can do."""
+    if code == RECORD_ERROR_OR_LOCKED:
+        text = message.lower()
+        if _CREDIT_LIMIT in text:
+            return StatusAdvice(
+                False,
+                "The customer's credit limit in QuickBooks would be exceeded. Raise the "
+                "limit on the customer (or take a payment first), then retry this record.",
+            )
+        if not any(word in text for word in _BUSY_WORDS):
+            return StatusAdvice(
+                False,
+                "QuickBooks refused the record for a rule of the company file (its message "
+                "above). Correct what it names in QuickBooks or ServiceTitan, then retry.",
+            )
     if code in _ADVICE:
         return _ADVICE[code]
     if code < 1000:
