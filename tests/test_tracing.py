@@ -216,7 +216,7 @@ def test_invoice_5001_is_one_trace_from_st_ingest_to_the_gateways_outcome(
     assert len(in_trace(spans, "mapper", f"st.events.{TENANT}.invoice map")) == 1
     [sent] = [
         s
-        for s in in_trace(spans, "qbwc-gateway", "qbwc send request")
+        for s in in_trace(spans, "qbwc-gateway", "qbwc send add")
         if s.attributes["mlconnector.st_id"] == 5001
     ]
     [posted] = outcome(spans)

@@ -93,6 +93,9 @@ async def test_commands_keep_their_trace_across_rounds_and_outcomes_carry_it(
         assert attributes.pop("mlconnector.event_id", None) == (
             command.event_id if name.startswith("qbwc outcome") else None
         )
+        assert attributes.pop("mlconnector.attempt", None) == (
+            1 if name.startswith("qbwc outcome") else None
+        )
         assert attributes == {
             "qbwc.connection": "acme",
             "mlconnector.command_id": command.command_id,

@@ -49,7 +49,11 @@ class OutcomePublisher:
             record.connection,
             record,
             item.trace,
-            {"mlconnector.outcome": record.status, "mlconnector.event_id": record.event_id},
+            {
+                "mlconnector.outcome": record.status,
+                "mlconnector.event_id": record.event_id,
+                "mlconnector.attempt": record.attempt,
+            },
         ):
             # Inside the span: the broker's producer span is its child and the message's
             # traceparent continues the command's trace.
