@@ -326,13 +326,20 @@ class SimQuickBooks:
         self.company = company
         self._processor = QbxmlProcessor(company)
         self.messages: list[etree._Element] = []
+        self.answers: list[etree._Element] = []
 
     def process(self, request_xml: str) -> str:
         self.messages.append(etree.fromstring(request_xml.encode()))
-        return self._processor.process(request_xml)
+        response = self._processor.process(request_xml)
+        self.answers.append(etree.fromstring(response.encode()))
+        return response
 
     def requests(self, tag: str) -> list[etree._Element]:
         return [rq for msg in self.messages for rq in msg.iter(tag)]
+
+    def responses(self) -> list[etree._Element]:
+        """Every response element QuickBooks answered, in order (e.g. <CustomerQueryRs>)."""
+        return [rs for msg in self.answers for rs in msg.iterfind("QBXMLMsgsRs/*")]
 
 
 @dataclass

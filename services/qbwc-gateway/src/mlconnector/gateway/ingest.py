@@ -90,7 +90,9 @@ class _Fold:
             return current
         if new.order() > current.order():
             unanswered = {a.command_id for a in current.unknown}
-            if current.command_id not in unanswered:
+            # A failed version has its outcome already; an unanswered one is settled by its
+            # lookup (it may have posted).
+            if current.state != "failed" and current.command_id not in unanswered:
                 self.superseded.append((current, _newer_arrived(current, new)))
             return new.model_copy(
                 update={"unknown": current.unknown, "first_seen": current.first_seen}
@@ -164,7 +166,8 @@ class Ingest:
         self._outcomes = outcomes
 
     async def run(self, connection: str) -> int:
-        """Take every command waiting on the connection's subject; returns how many."""
+        """Take every command waiting on the connection's subject; returns how many record
+        versions were superseded on arrival (for the session's summary)."""
         deliveries = await self._feed.drain(connection)
         if not deliveries:
             return 0
@@ -199,4 +202,9 @@ class Ingest:
         )
         await self._outcomes.publish(pending)
         await self._feed.ack(deliveries)
-        return len(deliveries)
+        return sum(
+            1
+            for fold in folds.values()
+            for entry, _ in fold.superseded
+            if entry.kind == "record"
+        )

@@ -132,7 +132,7 @@ class QbwcService:
             ticket=new_ticket(), connection=connection.name, tenant=connection.tenant
         )
         state.batch_limit = await self._take_over(connection.name)
-        await self._ingest.run(connection.name)
+        state.superseded += await self._ingest.run(connection.name)
         await self._plan(state, connection)
         await self._sessions.put(state)
         await self._sessions.set_current(state)
@@ -214,7 +214,7 @@ class QbwcService:
         sent_count = len({sent.request_id for sent in state.sent})
         await self._apply(await self._settler.settle(state, statuses, limits))
         await self._adapt(state, elapsed, sent_count)
-        await self._ingest.run(state.connection)
+        state.superseded += await self._ingest.run(state.connection)
         await self._plan(state, connection)
         percent = await self._percent(state)
         state.finished = percent == 100

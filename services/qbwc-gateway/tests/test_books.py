@@ -1,0 +1,358 @@
+"""One record, one QuickBooks transaction, the right amounts: the faults a contractor's real
+month brings, each against the real mapper, the gateway over real HTTP and a real
+nats-server, and the simulated company file as QuickBooks (sims/quickbooks)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from decimal import Decimal
+
+import pytest
+from lxml import etree
+
+from mlconnector.common.connections import Connection, ConnectionStore
+from mlconnector.common.envelopes import Command, StEvent
+from mlconnector.common.models import Address, Invoice, InvoiceLine, Party
+from mlconnector.mapper.commands import map_event
+from mlconnector.qbsim.company import Company, Entity, seed_contractor
+
+from .conftest import Gateway, SimQuickBooks
+
+pytestmark = pytest.mark.nats
+
+TENANT = "tenant-acme"
+MONDAY = dt.datetime(2026, 11, 30, 8, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def sim() -> Iterator[SimQuickBooks]:
+    with Company(":memory:") as company:
+        seed_contractor(company)
+        yield SimQuickBooks(company)
+
+
+def _tags(message: etree._Element) -> list[str]:
+    msgs = message.find("QBXMLMsgsRq")
+    assert msgs is not None
+    return [rq.tag for rq in msgs]
+
+
+def customer_event(
+    st_id: int, name: str, street: str, modified: dt.datetime, generation: int = 0
+) -> StEvent:
+    party = Party(
+        kind="customer",
+        st_id=st_id,
+        name=name,
+        phone="217-555-0100",
+        address=Address(street=street, city="Springfield", state="IL", zip="62701"),
+        modified_on=modified,
+    )
+    return StEvent(
+        tenant=TENANT,
+        entity="customer",
+        st_id=st_id,
+        version=modified.isoformat(),
+        record=party,
+        generation=generation,
+    )
+
+
+def invoice_event(
+    st_id: int,
+    customer_st_id: int,
+    customer_name: str,
+    modified: dt.datetime,
+    pipe_feet: int = 4,
+    tax_rate: Decimal = Decimal("0.0825"),
+) -> StEvent:
+    """Labor 2 x 125.00 (not taxable) and PVC-075 feet x 36.50 (taxable) at `tax_rate`."""
+    pipe = Decimal(pipe_feet) * Decimal("36.50")
+    subtotal = Decimal("250.00") + pipe
+    tax = (pipe * tax_rate).quantize(Decimal("0.01"))
+    invoice = Invoice(
+        st_id=st_id,
+        number=str(st_id),
+        customer_st_id=customer_st_id,
+        customer_name=customer_name,
+        invoice_date=dt.date(2026, 11, 27),
+        subtotal=subtotal,
+        sales_tax=tax,
+        total=subtotal + tax,
+        lines=(
+            InvoiceLine(
+                st_id=st_id * 10 + 1,
+                sku_name="Labor",
+                description="Replace water heater",
+                quantity=Decimal("2"),
+                price=Decimal("125.00"),
+                total=Decimal("250.00"),
+            ),
+            InvoiceLine(
+                st_id=st_id * 10 + 2,
+                sku_name="PVC-075",
+                description='3/4" PVC pipe',
+                quantity=Decimal(pipe_feet),
+                price=Decimal("36.50"),
+                total=pipe,
+                taxable=True,
+            ),
+        ),
+        modified_on=modified,
+    )
+    return StEvent(
+        tenant=TENANT,
+        entity="invoice",
+        st_id=st_id,
+        version=modified.isoformat(),
+        record=invoice,
+    )
+
+
+async def _connection(gateway: Gateway, retry_sessions: int = 5) -> Connection:
+    connection = await gateway.add_connection("acme", "acme-qbwc", "s3cret-pass")
+    connection.retry_sessions = retry_sessions
+    await (await ConnectionStore.open(gateway.js)).put(connection)
+    return connection
+
+
+async def _publish(gateway: Gateway, connection: Connection, *events: StEvent) -> list[Command]:
+    commands = [command for event in events for command in map_event(event, connection)]
+    for command in commands:
+        await gateway.publish(command)
+    return commands
+
+
+async def _session(gateway: Gateway, sim: SimQuickBooks) -> str | None:
+    log = await gateway.run_session("acme-qbwc", "s3cret-pass", sim, max_rounds=50)
+    return log.closed
+
+
+def _street(entity: Entity) -> list[str | None]:
+    address = entity.bill_address
+    assert address is not None
+    return [address.addr1, address.addr2, address.addr3]
+
+
+def _invoice_totals(sim: SimQuickBooks) -> list[tuple[str, Decimal, Decimal, Decimal]]:
+    return [
+        (i.ref_number or "", i.subtotal, i.sales_tax_total, i.balance_remaining)
+        for i in sim.company.invoices()
+    ]
+
+
+async def test_edited_while_quickbooks_was_closed_posts_once_with_the_newest_version(
+    gateway: Gateway, sim: SimQuickBooks
+) -> None:
+    connection = await _connection(gateway)
+    customer = customer_event(1001, "Hernandez, Maria", "12 Main St", MONDAY)
+    first = invoice_event(5001, 1001, "Hernandez, Maria", MONDAY, pipe_feet=4)
+    # Edited in ServiceTitan over the weekend, before QuickBooks was open again.
+    second = invoice_event(
+        5001, 1001, "Hernandez, Maria", MONDAY + dt.timedelta(hours=2), pipe_feet=5
+    )
+    commands = await _publish(gateway, connection, customer, first, second)
+
+    assert await _session(gateway, sim) == (
+        "Posted 2, failed 0, waiting 0, retrying 0, superseded by a newer version 1"
+    )
+
+    # 5 x 36.50 = 182.50 taxable at 8.25% = 15.06; 250.00 + 182.50 + 15.06 = 447.56.
+    assert _invoice_totals(sim) == [
+        ("5001", Decimal("432.50"), Decimal("15.06"), Decimal("447.56"))
+    ]
+    assert len(sim.requests("InvoiceAddRq")) == 1
+    outcomes = {(o.command_id, o.status) for o in await gateway.outcomes("acme")}
+    assert (commands[1].command_id, "superseded") in outcomes
+    assert (commands[2].command_id, "posted") in outcomes
+    assert await gateway.open_work("acme") == (0, 0)
+
+
+async def test_an_older_version_never_overwrites_a_newer_one(
+    gateway: Gateway, sim: SimQuickBooks
+) -> None:
+    connection = await _connection(gateway)
+    old = customer_event(1001, "Hernandez, Maria", "12 Main St", MONDAY)
+    new = customer_event(1001, "Hernandez, Maria", "48 Oak Ave", MONDAY + dt.timedelta(hours=1))
+    await _publish(gateway, connection, new)
+    assert await _session(gateway, sim) == "Posted 1, failed 0, waiting 0, retrying 0"
+
+    # The older version arrives late (a redelivery, a replay, a second mapper).
+    [late] = await _publish(gateway, connection, old)
+    log = await gateway.run_session("acme-qbwc", "s3cret-pass", sim)
+
+    assert (log.auth[1], log.sent) == ("none", [])
+    [maria] = sim.company.customers()
+    assert "48 Oak Ave" in _street(maria)
+    assert len(sim.requests("CustomerModRq")) == 0
+    [superseded] = [o for o in await gateway.outcomes("acme") if o.command_id == late.command_id]
+    assert superseded.status == "superseded"
+    assert superseded.status_message.startswith(
+        "This version of customer 1001 is not newer than the one QuickBooks already holds"
+    )
+
+    # Both versions queued at once, the newer first: the older is superseded on arrival.
+    newest = customer_event(
+        1001, "Hernandez, Maria", "7 Elm Ct", MONDAY + dt.timedelta(hours=3)
+    )
+    middle = customer_event(
+        1001, "Hernandez, Maria", "9 Pine Rd", MONDAY + dt.timedelta(hours=2)
+    )
+    await _publish(gateway, connection, newest, middle)
+    assert await _session(gateway, sim) == (
+        "Posted 1, failed 0, waiting 0, retrying 0, superseded by a newer version 1"
+    )
+    [maria] = sim.company.customers()
+    assert "7 Elm Ct" in _street(maria)
+    assert len(sim.company.customers()) == 1
+
+
+async def test_unanswered_adds_are_looked_up_and_a_missing_name_500_means_add_it(
+    gateway: Gateway, sim: SimQuickBooks
+) -> None:
+    connection = await _connection(gateway)
+    customers = [
+        customer_event(1000 + n, f"Customer {n:02d}", f"{n} Main St", MONDAY) for n in range(8)
+    ]
+    invoices = [
+        invoice_event(5000 + n, 1000 + n, f"Customer {n:02d}", MONDAY) for n in range(8)
+    ]
+    await _publish(gateway, connection, *customers, *invoices)
+    ticket, _ = await gateway.call("authenticate", "acme-qbwc", "s3cret-pass")
+    assert await gateway.send(ticket) is not None
+    # The Web Connector dropped the session before QuickBooks ever saw the message: every
+    # Add's outcome is unknown, so each is looked up, and QuickBooks answers a FullName it
+    # does not have with 500.
+    log = await gateway.run_session("acme-qbwc", "s3cret-pass", sim)
+
+    assert [_tags(m)[0] for m in sim.messages[:2]] == ["CustomerQueryRq", "CustomerAddRq"]
+    lookups = [rs for rs in sim.responses() if rs.tag == "CustomerQueryRs"]
+    assert {rs.get("statusCode") for rs in lookups} == {"500"}
+    assert log.closed == "Posted 16, failed 0, waiting 0, retrying 0"
+    assert len(sim.company.customers()) == 8
+    assert len(sim.company.invoices()) == 8
+    assert sum(i.balance_remaining for i in sim.company.invoices()) == Decimal("3264.40")
+    assert await gateway.open_work("acme") == (0, 0)
+
+
+async def test_quickbooks_computing_other_tax_is_reported_with_both_figures(
+    gateway: Gateway, sim: SimQuickBooks
+) -> None:
+    connection = await _connection(gateway)
+    customer = customer_event(1001, "Hernandez, Maria", "12 Main St", MONDAY)
+    # A 6.25% tax zone in ServiceTitan: 146.00 x 6.25% = 9.13, total 405.13.
+    invoice = invoice_event(5001, 1001, "Hernandez, Maria", MONDAY, tax_rate=Decimal("0.0625"))
+    commands = await _publish(gateway, connection, customer)
+    mapped = map_event(invoice, connection)
+    # What ServiceTitan says the invoice comes to (the mapper sets it on every transaction).
+    expected = {"subtotal": "396.00", "sales_tax": "9.13", "total": "405.13"}
+    commands += [
+        c.model_copy(update={"expected": expected}) if not c.is_prerequisite else c
+        for c in mapped
+    ]
+    for command in commands[1:]:
+        await gateway.publish(command)
+
+    assert await _session(gateway, sim) == (
+        "Posted 1, failed 0, waiting 0, retrying 0, "
+        "posted with other amounts than ServiceTitan 1"
+    )
+    [differs] = [o for o in await gateway.outcomes("acme") if o.entity == "invoice"]
+    assert differs.status == "differs"
+    assert differs.amounts == {
+        "subtotal": "396.00",
+        "sales_tax": "12.05",
+        "balance": "408.05",
+        "total": "408.05",
+    }
+    assert differs.expected == expected
+    assert differs.status_message == (
+        "Status OK, but QuickBooks' amounts differ from ServiceTitan's: sales tax 9.13 in "
+        "ServiceTitan, 12.05 in QuickBooks; total 405.13 in ServiceTitan, 408.05 in QuickBooks"
+    )
+    assert differs.hint is not None
+    assert "tax_zone_map" in differs.hint
+    assert _invoice_totals(sim) == [
+        ("5001", Decimal("396.00"), Decimal("12.05"), Decimal("408.05"))
+    ]
+
+
+async def test_a_permanent_error_fails_at_once_and_so_do_the_records_that_need_it(
+    gateway: Gateway, sim: SimQuickBooks
+) -> None:
+    connection = await _connection(gateway)
+    # A vendor of the seeded company already has this name: QuickBooks answers 3100.
+    customer = customer_event(1001, "Ferguson Supply", "1200 Industrial Way", MONDAY)
+    invoice = invoice_event(5001, 1001, "Ferguson Supply", MONDAY)
+    await _publish(gateway, connection, customer, invoice)
+
+    log = await gateway.run_session("acme-qbwc", "s3cret-pass", sim)
+
+    assert log.closed == "Posted 0, failed 2, waiting 0, retrying 0"
+    by_entity = {o.entity: o for o in await gateway.outcomes("acme")}
+    assert (by_entity["customer"].status, by_entity["customer"].status_code) == ("failed", 3100)
+    assert by_entity["invoice"].status == "failed"
+    assert by_entity["invoice"].status_message.startswith(
+        "Invoice 5001 cannot be posted: customer 1001 failed: The name"
+    )
+    assert sim.company.invoices() == []
+    # Nothing more is sent for them in later sessions: no endless retrying.
+    again = await gateway.run_session("acme-qbwc", "s3cret-pass", sim)
+    assert (again.auth[1], again.sent) == ("none", [])
+
+
+async def test_retry_maps_the_record_again_and_posts_it_once(
+    gateway: Gateway, sim: SimQuickBooks
+) -> None:
+    connection = await _connection(gateway)
+    customer = customer_event(1001, "Ferguson Supply", "1200 Industrial Way", MONDAY)
+    invoice = invoice_event(5001, 1001, "Ferguson Supply", MONDAY)
+    await _publish(gateway, connection, customer, invoice)
+    assert await _session(gateway, sim) == "Posted 0, failed 2, waiting 0, retrying 0"
+
+    # The office renames the vendor in QuickBooks, then presses retry on both records: the
+    # same versions again, with a retry generation (audit publishes them).
+    [vendor] = [v for v in sim.company.vendors() if v.name == "Ferguson Supply"]
+    sim.company.edit_party_as_user(vendor.core.list_id, name="Ferguson Enterprises")
+    retried = [
+        event.model_copy(update={"generation": 1_764_500_000_000, "source": "retry"})
+        for event in (customer, invoice)
+    ]
+    commands = await _publish(gateway, connection, *retried)
+
+    assert await _session(gateway, sim) == "Posted 2, failed 0, waiting 0, retrying 0"
+    assert [c.full_name for c in sim.company.customers()] == ["Ferguson Supply"]
+    assert _invoice_totals(sim) == [
+        ("5001", Decimal("396.00"), Decimal("12.05"), Decimal("408.05"))
+    ]
+    posted = {o.command_id for o in await gateway.outcomes("acme") if o.status == "posted"}
+    assert {c.command_id for c in commands if not c.is_prerequisite} <= posted
+    # A second press posts nothing twice.
+    await _publish(gateway, connection, *retried)
+    log = await gateway.run_session("acme-qbwc", "s3cret-pass", sim)
+    assert (log.auth[1], log.sent) == ("none", [])
+    assert len(sim.company.invoices()) == 1
+
+
+@pytest.mark.parametrize("gateway_settings", [{"QBWC_BATCH_SIZE": 10}])
+async def test_dependents_ahead_of_their_dependencies_never_block_them(
+    gateway: Gateway, sim: SimQuickBooks
+) -> None:
+    connection = await _connection(gateway)
+    # ServiceTitan's feeds read one after the other: 40 invoices arrive before any customer.
+    invoices = [
+        invoice_event(5000 + n, 1000 + n, f"Customer {n:02d}", MONDAY) for n in range(40)
+    ]
+    customers = [
+        customer_event(1000 + n, f"Customer {n:02d}", f"{n} Main St", MONDAY) for n in range(40)
+    ]
+    await _publish(gateway, connection, *invoices, *customers)
+
+    log = await gateway.run_session("acme-qbwc", "s3cret-pass", sim)
+
+    assert log.closed == "Posted 80, failed 0, waiting 0, retrying 0"
+    # 40 customers, then 40 invoices, 10 per message: 8 messages, none wasted.
+    assert [len(_tags(m)) for m in sim.messages] == [10] * 8
+    assert len(sim.company.invoices()) == 40
+    assert await gateway.open_work("acme") == (0, 0)
