@@ -193,12 +193,8 @@ async def test_an_older_version_never_overwrites_a_newer_one(
     )
 
     # Both versions queued at once, the newer first: the older is superseded on arrival.
-    newest = customer_event(
-        1001, "Hernandez, Maria", "7 Elm Ct", MONDAY + dt.timedelta(hours=3)
-    )
-    middle = customer_event(
-        1001, "Hernandez, Maria", "9 Pine Rd", MONDAY + dt.timedelta(hours=2)
-    )
+    newest = customer_event(1001, "Hernandez, Maria", "7 Elm Ct", MONDAY + dt.timedelta(hours=3))
+    middle = customer_event(1001, "Hernandez, Maria", "9 Pine Rd", MONDAY + dt.timedelta(hours=2))
     await _publish(gateway, connection, newest, middle)
     assert await _session(gateway, sim) == (
         "Posted 1, failed 0, waiting 0, retrying 0, superseded by a newer version 1"
@@ -215,9 +211,7 @@ async def test_unanswered_adds_are_looked_up_and_a_missing_name_500_means_add_it
     customers = [
         customer_event(1000 + n, f"Customer {n:02d}", f"{n} Main St", MONDAY) for n in range(8)
     ]
-    invoices = [
-        invoice_event(5000 + n, 1000 + n, f"Customer {n:02d}", MONDAY) for n in range(8)
-    ]
+    invoices = [invoice_event(5000 + n, 1000 + n, f"Customer {n:02d}", MONDAY) for n in range(8)]
     await _publish(gateway, connection, *customers, *invoices)
     ticket, _ = await gateway.call("authenticate", "acme-qbwc", "s3cret-pass")
     assert await gateway.send(ticket) is not None
@@ -248,15 +242,13 @@ async def test_quickbooks_computing_other_tax_is_reported_with_both_figures(
     # What ServiceTitan says the invoice comes to (the mapper sets it on every transaction).
     expected = {"subtotal": "396.00", "sales_tax": "9.13", "total": "405.13"}
     commands += [
-        c.model_copy(update={"expected": expected}) if not c.is_prerequisite else c
-        for c in mapped
+        c.model_copy(update={"expected": expected}) if not c.is_prerequisite else c for c in mapped
     ]
     for command in commands[1:]:
         await gateway.publish(command)
 
     assert await _session(gateway, sim) == (
-        "Posted 1, failed 0, waiting 0, retrying 0, "
-        "posted with other amounts than ServiceTitan 1"
+        "Posted 1, failed 0, waiting 0, retrying 0, posted with other amounts than ServiceTitan 1"
     )
     [differs] = [o for o in await gateway.outcomes("acme") if o.entity == "invoice"]
     assert differs.status == "differs"
@@ -341,9 +333,7 @@ async def test_dependents_ahead_of_their_dependencies_never_block_them(
 ) -> None:
     connection = await _connection(gateway)
     # ServiceTitan's feeds read one after the other: 40 invoices arrive before any customer.
-    invoices = [
-        invoice_event(5000 + n, 1000 + n, f"Customer {n:02d}", MONDAY) for n in range(40)
-    ]
+    invoices = [invoice_event(5000 + n, 1000 + n, f"Customer {n:02d}", MONDAY) for n in range(40)]
     customers = [
         customer_event(1000 + n, f"Customer {n:02d}", f"{n} Main St", MONDAY) for n in range(40)
     ]

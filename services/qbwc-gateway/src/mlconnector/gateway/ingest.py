@@ -203,8 +203,5 @@ class Ingest:
         await self._outcomes.publish(pending)
         await self._feed.ack(deliveries)
         return sum(
-            1
-            for fold in folds.values()
-            for entry, _ in fold.superseded
-            if entry.kind == "record"
+            1 for fold in folds.values() for entry, _ in fold.superseded if entry.kind == "record"
         )
