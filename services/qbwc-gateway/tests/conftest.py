@@ -4,6 +4,7 @@ client, and a tiny fake QuickBooks that answers the four request types these tes
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -437,6 +438,8 @@ class Gateway:
     async def outcomes(self, connection: str) -> list[Outcome]:
         info = await self.js.stream_info(QB_OUTCOMES.name)
         found: list[Outcome] = []
+        if not info.state.messages:
+            return found
         for seq in range(info.state.first_seq, info.state.last_seq + 1):
             raw = await self.js.get_msg(QB_OUTCOMES.name, seq)
             if raw.subject == f"qb.outcomes.{connection}":
@@ -564,8 +567,8 @@ def spans() -> InMemorySpanExporter:
     return InMemorySpanExporter()
 
 
-@pytest.fixture
-async def gateway(
+@contextlib.asynccontextmanager
+async def running_gateway(
     nc: Client,
     js: JetStreamContext,
     nats_url: str,
@@ -573,6 +576,7 @@ async def gateway(
     gateway_settings: dict[str, Any],
     spans: InMemorySpanExporter,
 ) -> AsyncIterator[Gateway]:
+    """One gateway replica: its own broker, service and HTTP server on a free port."""
     settings = GatewaySettings(NATS_URL=nats_url, QBWC_PORT=0, **gateway_settings)
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(spans))
@@ -592,7 +596,22 @@ async def gateway(
     url = f"http://127.0.0.1:{port}/qbwc"
     client = zeep.Client(str(qbwc_wsdl))
     soap = client.create_service(BINDING, url)
-    yield Gateway(url, service, settings, soap, nc, js)
-    server.should_exit = True
-    await task
-    await broker.stop()
+    try:
+        yield Gateway(url, service, settings, soap, nc, js)
+    finally:
+        server.should_exit = True
+        await task
+        await broker.stop()
+
+
+@pytest.fixture
+async def gateway(
+    nc: Client,
+    js: JetStreamContext,
+    nats_url: str,
+    qbwc_wsdl: Path,
+    gateway_settings: dict[str, Any],
+    spans: InMemorySpanExporter,
+) -> AsyncIterator[Gateway]:
+    async with running_gateway(nc, js, nats_url, qbwc_wsdl, gateway_settings, spans) as gw:
+        yield gw

@@ -4,6 +4,7 @@ nats-server, and the simulated company file as QuickBooks (sims/quickbooks)."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from collections.abc import Iterator
 from decimal import Decimal
@@ -16,8 +17,9 @@ from mlconnector.common.envelopes import Command, StEvent
 from mlconnector.common.models import Address, Invoice, InvoiceLine, Party
 from mlconnector.mapper.commands import map_event
 from mlconnector.qbsim.company import Company, Entity, seed_contractor
+from mlconnector.qbsim.driver import WebConnectorDriver
 
-from .conftest import Gateway, SimQuickBooks
+from .conftest import COMPANY_FILE, Gateway, SimQuickBooks
 
 pytestmark = pytest.mark.nats
 
@@ -346,3 +348,43 @@ async def test_dependents_ahead_of_their_dependencies_never_block_them(
     assert [len(_tags(m)) for m in sim.messages] == [10] * 8
     assert len(sim.company.invoices()) == 40
     assert await gateway.open_work("acme") == (0, 0)
+
+
+@pytest.mark.parametrize("gateway_settings", [{"QBWC_BATCH_SIZE": 50}])
+async def test_a_slow_quickbooks_gets_smaller_messages_until_the_backlog_posts(
+    gateway: Gateway, sim: SimQuickBooks
+) -> None:
+    connection = await _connection(gateway)
+    customers = [
+        customer_event(1000 + n, f"Customer {n:02d}", f"{n} Main St", MONDAY) for n in range(40)
+    ]
+    await _publish(gateway, connection, *customers)
+    naps: list[float] = []
+    # QuickBooks needs 8 s per request; the Web Connector gives up on a message after 60 s
+    # (QuickBooks still applies it). Today's 40-request message takes 320 s: it never
+    # finishes unless the gateway sends smaller ones.
+    with WebConnectorDriver(
+        gateway.url,
+        "acme-qbwc",
+        "s3cret-pass",
+        sim.company,
+        company_file=COMPANY_FILE,
+        latency_ms=8000,
+        request_timeout=60,
+        seed=9,
+        sleep=naps.append,
+    ) as driver:
+        driver.processor = sim  # type: ignore[assignment]  # the same company, every message kept
+        reports = []
+        while len(sim.company.customers()) < 40 or reports[-1].percent != 100:
+            assert len(reports) < 30, [r.timeouts for r in reports]
+            reports.append(await asyncio.to_thread(driver.run_cycle))
+
+    assert len(sim.company.customers()) == 40  # each once, though messages were abandoned
+    assert await gateway.open_work("acme") == (0, 0)
+    # Message sizes, without the Web Connector's own HostQuery at the start of each cycle.
+    sizes = [len(_tags(m)) for m in sim.messages if _tags(m) != ["HostQueryRq"]]
+    # 40 (320 s: given up), 20, 10 (given up), 5 (40 s: fine), 9 (72 s: given up), 4, 8
+    # (64 s: given up), then 4 and 7 at most: no message the Web Connector waits 60 s for.
+    assert sizes == [40, 20, 10, 5, 9, 4, 8, 4, 7, 7, 7, 6]
+    assert [bool(r.timeouts) for r in reports] == [True] * 5 + [False]

@@ -263,42 +263,51 @@ class QbwcService:
         """The Web Connector runs one session per application at a time: an earlier session
         still stored was abandoned (crash, timeout, network). Its unanswered Adds are already
         recorded in the ledger; a message it never answered was probably too big for the
-        Web Connector's timeout, so the next one is smaller. Returns the message limit."""
-        limit = await self._sessions.batch_limit(connection, self.settings.qbwc_batch_size)
+        Web Connector's timeout, so the next ones are smaller. Returns the message limit."""
+        window = await self._sessions.batch_limit(connection, self.settings.qbwc_batch_size)
         ticket = await self._sessions.current_ticket(connection)
         old = await self._sessions.get(ticket) if ticket else None
         if old is None:
-            return limit
+            return window.limit
         if old.sent:
-            limit = max(1, limit // 2)
-            await self._sessions.set_batch_limit(connection, limit)
+            sent = len({s.request_id for s in old.sent})
+            window = window.timed_out(sent, utcnow())
+            await self._sessions.set_batch_limit(connection, window)
             log.info(
-                "session %s... of %s was abandoned with a message unanswered; messages of "
-                "at most %d requests from now on",
+                "session %s... of %s was abandoned with a message of %d requests unanswered; "
+                "messages of at most %d requests from now on",
                 old.ticket[:8],
                 connection,
-                limit,
+                sent,
+                window.limit,
             )
         await self._sessions.delete(old)
-        return limit
+        return window.limit
 
     async def _adapt(self, state: SessionState, elapsed: float, sent: int) -> None:
         """Smaller messages after a slow answer, larger again after quick full ones."""
         slow = self.settings.qbwc_slow_seconds
         if elapsed > slow:
             await self._shrink(state)
-        elif (
-            elapsed < slow / 4
-            and sent >= state.batch_limit
-            and state.batch_limit < self.settings.qbwc_batch_size
-        ):
-            state.batch_limit = min(self.settings.qbwc_batch_size, state.batch_limit * 2)
-            await self._sessions.set_batch_limit(state.connection, state.batch_limit)
+        elif elapsed < slow / 4 and sent >= state.batch_limit:
+            window = await self._sessions.batch_limit(
+                state.connection, self.settings.qbwc_batch_size
+            )
+            grown = window.model_copy(update={"limit": state.batch_limit}).quick(
+                self.settings.qbwc_batch_size, utcnow()
+            )
+            if grown.limit != state.batch_limit:
+                state.batch_limit = grown.limit
+                await self._sessions.set_batch_limit(state.connection, grown)
 
     async def _shrink(self, state: SessionState) -> None:
         if state.batch_limit > 1:
-            state.batch_limit = max(1, state.batch_limit // 2)
-            await self._sessions.set_batch_limit(state.connection, state.batch_limit)
+            window = await self._sessions.batch_limit(
+                state.connection, self.settings.qbwc_batch_size
+            )
+            window = window.model_copy(update={"limit": state.batch_limit}).slow()
+            state.batch_limit = window.limit
+            await self._sessions.set_batch_limit(state.connection, window)
 
     def _limits(self, state: SessionState, connection: Connection) -> Limits:
         return Limits(

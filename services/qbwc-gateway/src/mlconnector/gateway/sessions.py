@@ -171,13 +171,48 @@ class SessionStore:
         self.requests += 1
         await self._kv.put(f"c.{state.connection}", state.ticket.encode())
 
-    async def batch_limit(self, connection: str, default: int) -> int:
+    async def batch_limit(self, connection: str, default: int) -> BatchLimit:
+        """The connection's message size limit (a fresh one at `default` if none is kept)."""
         raw = await self._get(f"b.{connection}")
-        try:
-            return max(1, int(raw)) if raw else default
-        except ValueError:
-            return default
+        if raw:
+            try:
+                return BatchLimit.model_validate_json(raw)
+            except ValueError:
+                pass
+        return BatchLimit(limit=default, ceiling=default)
 
-    async def set_batch_limit(self, connection: str, limit: int) -> None:
+    async def set_batch_limit(self, connection: str, limit: BatchLimit) -> None:
         self.requests += 1
-        await self._kv.put(f"b.{connection}", str(limit).encode())
+        await self._kv.put(f"b.{connection}", limit.model_dump_json().encode())
+
+
+class BatchLimit(BaseModel):
+    """Requests per message for one connection, adapted like a congestion window: halved
+    after a message the Web Connector gave up on (and never as large as that one again for
+    a day: the ceiling), halved after a slow answer, doubled (up to the ceiling) after
+    quick full ones."""
+
+    limit: int = Field(ge=1)
+    ceiling: int = Field(ge=1)
+    ceiling_until: dt.datetime | None = None
+
+    def timed_out(self, sent: int, now: dt.datetime) -> BatchLimit:
+        ceiling = max(1, min(self.ceiling, sent - 1))
+        return BatchLimit(
+            limit=max(1, min(sent // 2, ceiling)),
+            ceiling=ceiling,
+            ceiling_until=now + dt.timedelta(days=1),
+        )
+
+    def slow(self) -> BatchLimit:
+        return self.model_copy(update={"limit": max(1, self.limit // 2)})
+
+    def quick(self, maximum: int, now: dt.datetime) -> BatchLimit:
+        ceiling = self.ceiling
+        if self.ceiling_until is not None and now >= self.ceiling_until:
+            ceiling = maximum
+        return BatchLimit(
+            limit=min(ceiling, maximum, self.limit * 2),
+            ceiling=ceiling,
+            ceiling_until=self.ceiling_until if ceiling < maximum else None,
+        )
