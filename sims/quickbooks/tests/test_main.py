@@ -59,6 +59,7 @@ def test_cycles_then_list(
         "Tax",
         "Total",
         "Open",
+        "Status",
     ]
     assert set(rule) == {"-"}
     assert row.split()[1:] == [
@@ -70,6 +71,7 @@ def test_cycles_then_list(
         "3.09",
         "230.59",
         "230.59",
+        "open",
     ]
     assert total == "1 invoices; total 230.59"
 
@@ -80,7 +82,7 @@ def test_cycles_then_list(
     assert customers.getvalue().splitlines()[-1] == "1 customers; balance 230.59"
 
 
-@pytest.mark.parametrize("what", ["vendors", "payments", "bills"])
+@pytest.mark.parametrize("what", ["vendors", "payments", "bills", "credit-memos"])
 def test_company_lists_print_tables(what: str, tmp_path: Path) -> None:
     out = io.StringIO()
     assert run(["company", "--company", str(tmp_path / "c.sqlite"), what], out=out) == 0
