@@ -166,3 +166,51 @@ def test_header_only_mod_keeps_the_lines_and_recomputes_tax(
     )
     assert [(r.get("requestID"), r.get("statusCode")) for r in msgs] == [("bad-line", "3140")]
     assert company.invoice(txn_id).balance_remaining == Decimal("445.13")
+
+
+def test_a_paid_invoice_edited_down_gives_the_excess_back_as_credit(
+    company: Company, assert_valid: Validate
+) -> None:
+    txn_id, _, (labor, _heater, permit) = _setup(company, assert_valid)
+    msgs = run(
+        company,
+        message(
+            add(
+                "ReceivePayment",
+                "p",
+                ref("CustomerRef", "Smith, John")
+                + f"<TotalAmount>448.05</TotalAmount><AppliedToTxnAdd><TxnID>{txn_id}</TxnID>"
+                "<PaymentAmount>448.05</PaymentAmount></AppliedToTxnAdd>",
+            )
+        ),
+        assert_valid,
+    )
+    payment_id = text(msgs[0][0], "TxnID")
+    msgs = run(
+        company,
+        message(
+            mod(
+                "Invoice",
+                "down",
+                txn_id,
+                company.invoice(txn_id).edit_sequence,
+                _line_mod(labor) + _line_mod(permit),  # the 146.00 heater (and its tax) go
+                id_tag="TxnID",
+            )
+        ),
+        assert_valid,
+    )
+    assert statuses(msgs) == [("down", "0")]
+    changed = msgs[0][0]
+    assert (
+        text(changed, "Subtotal"),
+        text(changed, "SalesTaxTotal"),
+        text(changed, "AppliedAmount"),
+        text(changed, "BalanceRemaining"),
+        text(changed, "IsPaid"),
+    ) == ("290.00", "0.00", "-290.00", "0.00", "true")
+    paid = company.payment(payment_id)
+    assert (paid.total_amount, paid.unused_payment) == (Decimal("448.05"), Decimal("158.05"))
+    assert [a.amount for a in paid.applied_to] == [Decimal("290.00")]
+    assert company.customer_balance("Smith, John") == Decimal("-158.05")
+    assert company.ar_balance() == Decimal("-158.05")

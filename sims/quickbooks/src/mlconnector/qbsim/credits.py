@@ -179,6 +179,69 @@ def unlink_payments_from_invoice(store: Store, invoice_txn_id: str) -> None:
     store.db.execute("DELETE FROM payment_applications WHERE invoice_txn_id = ?", (invoice_txn_id,))
 
 
+def release_excess(store: Store, invoice_txn_id: str, excess: Decimal) -> None:
+    """An invoice changed to less than what was applied to it gives back the `excess`
+    (dollars): the newest credits first (to their credit memos), then the newest payments
+    (as UnusedPayment), so that it owes 0.00 and nothing is lost. The simulator's reading of
+    QuickBooks Desktop letting a paid invoice be edited down (the overpayment becomes the
+    customer's credit); not quoted from a captured response. The invoice's own columns are
+    the caller's to set."""
+    for row in store.db.execute(
+        "SELECT rowid, credit_txn_id, amount FROM credit_applications "
+        "WHERE invoice_txn_id = ? ORDER BY seq DESC",
+        (invoice_txn_id,),
+    ).fetchall():
+        if excess <= 0:
+            return
+        take = min(excess, Decimal(row["amount"]))
+        _shrink(
+            "credit_applications",
+            "rowid = ?",
+            (row["rowid"],),
+            Decimal(row["amount"]) - take,
+            store,
+        )
+        memo = store.db.execute(
+            "SELECT credit_remaining FROM credit_memos WHERE txn_id = ?", (row["credit_txn_id"],)
+        ).fetchone()
+        store.db.execute(
+            "UPDATE credit_memos SET credit_remaining = ? WHERE txn_id = ?",
+            (str(Decimal(memo[0]) + take), row["credit_txn_id"]),
+        )
+        store.touch("credit_memos", "txn_id", row["credit_txn_id"])
+        excess -= take
+    for row in store.db.execute(
+        "SELECT a.payment_txn_id, a.position, a.amount, p.unused_payment "
+        "FROM payment_applications a JOIN receive_payments p ON p.txn_id = a.payment_txn_id "
+        "WHERE a.invoice_txn_id = ? ORDER BY p.txn_number DESC, a.position DESC",
+        (invoice_txn_id,),
+    ).fetchall():
+        if excess <= 0:
+            return
+        take = min(excess, Decimal(row["amount"]))
+        _shrink(
+            "payment_applications",
+            "payment_txn_id = ? AND position = ?",
+            (row["payment_txn_id"], row["position"]),
+            Decimal(row["amount"]) - take,
+            store,
+        )
+        store.db.execute(
+            "UPDATE receive_payments SET unused_payment = ? WHERE txn_id = ?",
+            (str(Decimal(row["unused_payment"]) + take), row["payment_txn_id"]),
+        )
+        store.touch("receive_payments", "txn_id", row["payment_txn_id"])
+        excess -= take
+
+
+def _shrink(table: str, where: str, key: tuple[object, ...], left: Decimal, store: Store) -> None:
+    """A link keeps `left` dollars, or goes when nothing is left."""
+    if left > 0:
+        store.db.execute(f"UPDATE {table} SET amount = ? WHERE {where}", (str(left), *key))
+    else:
+        store.db.execute(f"DELETE FROM {table} WHERE {where}", key)
+
+
 def unlink_payment(store: Store, payment_txn_id: str) -> None:
     """A deleted payment no longer pays its invoices (each owes its amount again), and the
     credits set with it are unset."""

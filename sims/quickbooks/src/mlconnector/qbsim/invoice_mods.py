@@ -22,6 +22,7 @@ from decimal import Decimal
 
 from mlconnector.qbsim.address import Address
 from mlconnector.qbsim.closing import check_open
+from mlconnector.qbsim.credits import release_excess
 from mlconnector.qbsim.entities import entity_row
 from mlconnector.qbsim.invoice_lines import (
     InvoiceLine,
@@ -174,8 +175,17 @@ def mod_sales_form(
                 # The old total is already off the customer's balance (reversed above), so
                 # the whole new total is what the balance takes on.
                 check_credit_limit(store, str(customer_id), total, form.kind)
-            balance = total + Decimal(row["applied_amount"])  # applied is negative
-            updates.update(balance_remaining=str(balance), is_paid=int(balance <= 0))
+            applied = Decimal(row["applied_amount"])  # negative: paid and credited
+            if total + applied < 0:
+                # Edited down below what was paid: the excess goes back as credit.
+                release_excess(store, txn_id, -(total + applied))
+                applied = -total
+            balance = total + applied
+            updates.update(
+                applied_amount=str(applied),
+                balance_remaining=str(balance),
+                is_paid=int(balance <= 0),
+            )
         else:
             used = Decimal(row["total_amount"]) - Decimal(row["credit_remaining"])
             updates.update(total_amount=str(total), credit_remaining=str(total - used))
