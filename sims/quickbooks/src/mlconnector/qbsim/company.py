@@ -1,8 +1,8 @@
 """A QuickBooks Desktop company file, simulated in SQLite.
 
 Holds the lists (accounts, classes, terms, payment methods, sales tax codes, items,
-customers/jobs, vendors) and the transactions (invoices, received payments, bills) that the qbXML
-processor reads and writes, with QuickBooks' own rules where they matter to an
+customers/jobs, vendors) and the transactions (invoices, credit memos, received payments, bills)
+that the qbXML processor reads and writes, with QuickBooks' own rules where they matter to an
 integration: ListID/TxnID shapes, an EditSequence that changes on every modification, names
 unique across customers and vendors, invalid references refused, totals and sales tax computed
 the way QuickBooks computes them, balances kept up to date.

@@ -193,6 +193,7 @@ def mod_credit_memo(
 
 
 def credit_memo_from(store: Store, row: sqlite3.Row, with_lines: bool) -> CreditMemo:
+    """A stored credit_memos row as a CreditMemo (its lines read when `with_lines`)."""
     customer = store.ref("entities", row["customer_id"])
     ar_account = store.ref("accounts", row["ar_account_id"])
     assert customer is not None  # foreign keys guarantee both
