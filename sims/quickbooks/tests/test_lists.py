@@ -278,7 +278,7 @@ def test_item_adds_mods_and_typed_queries(company: Company, assert_valid: Valida
     assert text(msgs[0][0], "SalesTaxCodeRef/FullName") == "Non"  # the non-taxable default
     assert text(msgs[1][0], "SalesTaxCodeRef/FullName") == "Tax"
     assert [r.tag for r in msgs[5]] == ["ItemNonInventoryRet"]
-    assert [text(r, "Name") for r in msgs[7]] == ["ST Sales Tax"]
+    assert [text(r, "Name") for r in msgs[7]] == ["Round Rock Tax", "ST Sales Tax"]
     jetting = msgs[2][0]
     msgs = run(
         company,

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from mlconnector.qbsim.company import Company
 from mlconnector.qbsim.faults import FAULT_NAMES
 from mlconnector.qbsim.main import run
 
@@ -59,6 +60,7 @@ def test_cycles_then_list(
         "Tax",
         "Total",
         "Open",
+        "Status",
     ]
     assert set(rule) == {"-"}
     assert row.split()[1:] == [
@@ -70,6 +72,7 @@ def test_cycles_then_list(
         "3.09",
         "230.59",
         "230.59",
+        "open",
     ]
     assert total == "1 invoices; total 230.59"
 
@@ -80,7 +83,7 @@ def test_cycles_then_list(
     assert customers.getvalue().splitlines()[-1] == "1 customers; balance 230.59"
 
 
-@pytest.mark.parametrize("what", ["vendors", "payments", "bills"])
+@pytest.mark.parametrize("what", ["vendors", "payments", "bills", "credit-memos"])
 def test_company_lists_print_tables(what: str, tmp_path: Path) -> None:
     out = io.StringIO()
     assert run(["company", "--company", str(tmp_path / "c.sqlite"), what], out=out) == 0
@@ -213,3 +216,84 @@ def test_every_runs_until_stopped(gateway: FakeGateway, monkeypatch: pytest.Monk
     assert len(lines) >= 2
     assert lines[0].startswith("cycle 1: 1 message(s)")
     assert lines[1].startswith("cycle 2: 0 message(s)")
+
+
+def test_company_lists_show_credit_memos_voids_and_balances(tmp_path: Path) -> None:
+    from mlconnector.qbsim.company import seed_contractor
+    from mlconnector.qbsim.processor import process
+
+    path = tmp_path / "c.sqlite"
+    with Company(str(path)) as company:
+        seed_contractor(company)
+        answer = process(
+            company,
+            '<?xml version="1.0"?><?qbxml version="13.0"?><QBXML>'
+            '<QBXMLMsgsRq onError="stopOnError">'
+            "<CustomerAddRq><CustomerAdd><Name>Garcia, Maria</Name></CustomerAdd></CustomerAddRq>"
+            + "".join(
+                "<InvoiceAddRq><InvoiceAdd><CustomerRef><FullName>Garcia, Maria</FullName>"
+                f"</CustomerRef><TxnDate>2024-05-01</TxnDate><RefNumber>{n}</RefNumber>"
+                "<InvoiceLineAdd><ItemRef><FullName>Labor</FullName></ItemRef>"
+                "<Quantity>2</Quantity><Rate>95.00</Rate></InvoiceLineAdd>"
+                "<InvoiceLineAdd><ItemRef><FullName>PVC-075</FullName></ItemRef>"
+                "<Quantity>10</Quantity><Rate>3.75</Rate></InvoiceLineAdd></InvoiceAdd></InvoiceAddRq>"
+                for n in ("1001", "1002")
+            )
+            + "<CreditMemoAddRq><CreditMemoAdd><CustomerRef><FullName>Garcia, Maria</FullName>"
+            "</CustomerRef><TxnDate>2024-05-02</TxnDate><RefNumber>CM-1</RefNumber>"
+            "<CreditMemoLineAdd><ItemRef><FullName>PVC-075</FullName></ItemRef>"
+            "<Quantity>4</Quantity><Rate>3.75</Rate></CreditMemoLineAdd></CreditMemoAdd>"
+            "</CreditMemoAddRq></QBXMLMsgsRq></QBXML>",
+        )
+        assert answer.count('statusCode="0"') == 4
+        first = company.invoices()[0]
+        company.void_txn("Invoice", first.txn_id)
+
+    def listing(what: str) -> list[str]:
+        out = io.StringIO()
+        assert run(["company", "--company", str(path), what], out=out) == 0
+        return out.getvalue().splitlines()
+
+    invoices = listing("invoices")
+    assert [row.split()[1:] for row in invoices[2:4]] == [
+        ["1001", "2024-05-01", "Garcia,", "Maria", "0.00", "0.00", "0.00", "0.00", "void"],
+        ["1002", "2024-05-01", "Garcia,", "Maria", "227.50", "3.09", "230.59", "230.59", "open"],
+    ]
+    assert invoices[-1] == "2 invoices (1 void); total 230.59"
+    memos = listing("credit-memos")
+    assert memos[0].split() == [
+        "TxnID",
+        "Ref",
+        "Date",
+        "Customer",
+        "Subtotal",
+        "Tax",
+        "Total",
+        "Remaining",
+        "Status",
+    ]
+    # 15.00 x 8.25% = 1.2375 -> 1.24.
+    assert memos[2].split()[1:] == [
+        "CM-1",
+        "2024-05-02",
+        "Garcia,",
+        "Maria",
+        "15.00",
+        "1.24",
+        "16.24",
+        "16.24",
+        "open",
+    ]
+    assert memos[-1] == "1 credit-memos; total 16.24"
+    accounts = {row[20:51].strip(): row.split()[-1] for row in listing("accounts")[2:-1]}
+    assert (
+        accounts["Accounts Receivable"],
+        accounts["Sales Tax Payable"],
+        accounts["Materials Income"],
+    ) == (
+        "214.35",
+        "1.85",
+        "22.50",
+    )
+    assert listing("accounts")[-1].endswith("; accounts receivable 214.35")
+    assert listing("customers")[-1] == "1 customers; balance 214.35"

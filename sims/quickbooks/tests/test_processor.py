@@ -403,8 +403,8 @@ def test_string_too_long_fails_only_that_request(company: Company, assert_valid:
         (message("<HostQueryRq/>").replace('<?qbxml version="13.0"?>\n', ""), "qbxml"),
         (message("<HostQueryRq/>", version="14.0"), "14.0"),
         (
-            message('<CreditMemoQueryRq requestID="1"/>'),
-            "CreditMemoQueryRq",
+            message('<SalesReceiptQueryRq requestID="1"/>'),
+            "SalesReceiptQueryRq",
         ),
         ('<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "b">]><QBXML/>', "DOCTYPE"),
     ],

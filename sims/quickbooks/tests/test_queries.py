@@ -283,6 +283,14 @@ def test_every_request_type_is_answered_and_valid(company: Company, assert_valid
             + "<Amount>60.00</Amount></ExpenseLineAdd>",
         ),
         rq("BillQuery", "bq", "<IncludeLineItems>true</IncludeLineItems>"),
+        add(
+            "CreditMemo",
+            "cm",
+            ref("CustomerRef", "Adams")
+            + "<CreditMemoLineAdd>"
+            + ref("ItemRef", "Svc")
+            + "<Quantity>1</Quantity></CreditMemoLineAdd>",
+        ),
         add("Customer", "err", "<Name>Adams</Name>"),  # an error answer: 3100
     )
     assert [s for _, s in statuses(msgs)].count("0") == len(msgs) - 1
@@ -294,6 +302,8 @@ def test_every_request_type_is_answered_and_valid(company: Company, assert_valid
         return text(found, id_tag), text(found, "EditSequence")
 
     invoice_id, invoice_seq = core("inv", "TxnID")
+    memo_id, memo_seq = core("cm", "TxnID")
+    bill_id = core("b", "TxnID")[0]
     msgs = send(
         mod("Class", "clm", *core("cl"), "<Name>Solar PV</Name>"),
         mod("SalesTaxCode", "stm", *core("st"), "<Desc>Labor</Desc>"),
@@ -312,21 +322,44 @@ def test_every_request_type_is_answered_and_valid(company: Company, assert_valid
             "</AppliedToTxnAdd>",
         ),
         rq("ReceivePaymentQuery", "rpq"),
-        rq("InvoiceQuery", "invq", "<IncludeLineItems>true</IncludeLineItems>"),
-        rq("ItemQuery", "itemq", "<MaxReturned>10</MaxReturned>", ' iterator="Start"'),
+        mod("CreditMemo", "cmm", memo_id, memo_seq, "<Memo>Return</Memo>", id_tag="TxnID"),
+        add(
+            "ReceivePayment",
+            "credit",
+            ref("CustomerRef", "Adams") + f"<AppliedToTxnAdd><TxnID>{invoice_id}</TxnID><SetCredit>"
+            f"<CreditTxnID>{memo_id}</CreditTxnID><AppliedAmount>0.50</AppliedAmount>"
+            "</SetCredit></AppliedToTxnAdd>",
+        ),
+        rq(
+            "CreditMemoQuery",
+            "cmq",
+            "<IncludeLineItems>true</IncludeLineItems><IncludeLinkedTxns>true</IncludeLinkedTxns>",
+        ),
+        rq("InvoiceQuery", "invq", "<IncludeLinkedTxns>true</IncludeLinkedTxns>"),
+        rq("TxnVoid", "void", f"<TxnVoidType>Bill</TxnVoidType><TxnID>{bill_id}</TxnID>"),
+        rq("ItemQuery", "itemq", "<MaxReturned>15</MaxReturned>", ' iterator="Start"'),
     )
     assert all(s == "0" for _, s in statuses(msgs)), statuses(msgs)
     # An iterator continuation: the next page, then nothing left (3391).
-    assert len(msgs[-1]) == 10
+    assert len(msgs[-1]) == 15
     remaining = int(msgs[-1].get("iteratorRemainingCount") or "0")
-    assert remaining == len(company.query_items(ListFilter())[0]) - 10
+    assert 0 < remaining == len(company.query_items(ListFilter())[0]) - 15 <= 15
     iterator_id = msgs[-1].get("iteratorID")
     continue_attrs = f' iterator="Continue" iteratorID="{iterator_id}"'
     msgs = send(
-        rq("ItemQuery", "more", "<MaxReturned>10</MaxReturned>", continue_attrs),
-        rq("ItemQuery", "done", "<MaxReturned>10</MaxReturned>", continue_attrs),
+        rq("ItemQuery", "more", "<MaxReturned>15</MaxReturned>", continue_attrs),
+        rq("ItemQuery", "done", "<MaxReturned>15</MaxReturned>", continue_attrs),
     )
     assert statuses(msgs) == [("more", "0"), ("done", "3391")]
     assert (len(msgs[0]), msgs[0].get("iteratorRemainingCount")) == (remaining, "0")
+    [payment] = company.payments()
+    msgs = send(
+        rq(
+            "TxnDel",
+            "del",
+            f"<TxnDelType>ReceivePayment</TxnDelType><TxnID>{payment.txn_id}</TxnID>",
+        )
+    )
+    assert statuses(msgs) == [("del", "0")]
     answered = {tag.removesuffix("Rs") + "Rq" for tag in seen}
     assert answered == set(DEFAULT_HANDLERS)

@@ -18,6 +18,7 @@ from typing import Literal
 from mlconnector.qbsim.accounts import account_by_special
 from mlconnector.qbsim.address import Address
 from mlconnector.qbsim.amounts import round_cents
+from mlconnector.qbsim.closing import check_open
 from mlconnector.qbsim.entities import entity_row
 from mlconnector.qbsim.errors import QbError
 from mlconnector.qbsim.ids import new_record_stamps
@@ -97,6 +98,7 @@ class Bill:
     external_guid: str | None
     open_amount: Decimal
     lines: tuple[BillLine, ...] = field(default=())
+    is_voided: bool = False
 
 
 def add_bill(store: Store, draft: BillDraft) -> Bill:
@@ -118,13 +120,14 @@ def add_bill(store: Store, draft: BillDraft) -> Bill:
             if draft.terms is not None
             else vendor["terms_id"]
         )
+        check_open(store, draft.txn_date or now.date(), "add", "Bill")
         txn_id = store.new_txn_id(now)
         lines = [_line(store, line, store.new_txn_id(now)) for line in draft.lines]
         total = sum((line[0].amount for line in lines), Decimal("0.00"))
         txn_date = draft.txn_date or now.date()
         address = draft.vendor_address or Address.from_json(vendor["bill_address"])
         store.db.execute(
-            "INSERT INTO bills VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            "INSERT INTO bills VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 txn_id,
                 *new_record_stamps(now),
@@ -141,6 +144,7 @@ def add_bill(store: Store, draft: BillDraft) -> Bill:
                 int(total == 0),
                 draft.external_guid,
                 str(total),
+                0,
             ),
         )
         for position, (line, account_id) in enumerate(lines):
@@ -261,6 +265,7 @@ def bill_from(store: Store, row: sqlite3.Row, with_lines: bool) -> Bill:
         external_guid=row["external_guid"],
         open_amount=Decimal(row["open_amount"]),
         lines=_lines(store, row["txn_id"]) if with_lines else (),
+        is_voided=bool(row["is_voided"]),
     )
 
 

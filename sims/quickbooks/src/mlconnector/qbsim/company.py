@@ -1,8 +1,8 @@
 """A QuickBooks Desktop company file, simulated in SQLite.
 
 Holds the lists (accounts, classes, terms, payment methods, sales tax codes, items,
-customers/jobs, vendors) and the transactions (invoices, received payments, bills) that the qbXML
-processor reads and writes, with QuickBooks' own rules where they matter to an
+customers/jobs, vendors) and the transactions (invoices, credit memos, received payments, bills)
+that the qbXML processor reads and writes, with QuickBooks' own rules where they matter to an
 integration: ListID/TxnID shapes, an EditSequence that changes on every modification, names
 unique across customers and vendors, invalid references refused, totals and sales tax computed
 the way QuickBooks computes them, balances kept up to date.
@@ -15,14 +15,17 @@ transaction's operations, which live in their own modules (`accounts`, `items`, 
 `invoices`, ...). A new list or transaction type is a new module plus its methods here.
 
 Inspection (plain Python, for the CLI and tests): `accounts()`, `classes()`, `terms()`,
-`payment_methods()`, `customers()`, `vendors()`, `invoices()`, `payments()`, `bills()` return
-frozen dataclasses with amounts and balances. `edit_party_as_user()` simulates the office
-manager editing a customer or vendor in QuickBooks (new EditSequence and TimeModified).
+`payment_methods()`, `customers()`, `vendors()`, `invoices()`, `credit_memos()`, `payments()`,
+`bills()` return frozen dataclasses with amounts and balances; `account_balance(name)`,
+`ar_balance()` and `customer_balance(name)` read one figure exactly. `edit_party_as_user()`
+simulates the office manager editing a customer or vendor in QuickBooks (new EditSequence and
+TimeModified); `set_closing_date()` closes the books through a date (3171 after that).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -30,6 +33,9 @@ from mlconnector.qbsim import (
     accounts,
     bills,
     classes,
+    closing,
+    credit_memos,
+    credits,
     customers,
     entities,
     invoice_mods,
@@ -42,11 +48,14 @@ from mlconnector.qbsim import (
     sales_tax_codes,
     terms,
     vendors,
+    voids,
 )
 from mlconnector.qbsim.accounts import Account
 from mlconnector.qbsim.address import Address
 from mlconnector.qbsim.bills import Bill, BillDraft, BillLine, BillLineDraft
 from mlconnector.qbsim.classes import QbClass
+from mlconnector.qbsim.credit_memos import CreditMemo, CreditMemoChanges, CreditMemoDraft
+from mlconnector.qbsim.credits import CreditSet, LinkedTxn
 from mlconnector.qbsim.customers import CustomerDraft
 from mlconnector.qbsim.entities import Entity, EntityKind
 from mlconnector.qbsim.errors import QbError
@@ -58,7 +67,7 @@ from mlconnector.qbsim.invoices import Invoice, InvoiceDraft
 from mlconnector.qbsim.items import Item, ItemType
 from mlconnector.qbsim.parties import PARTY_FIELDS, PartyChanges
 from mlconnector.qbsim.payment_methods import PaymentMethod
-from mlconnector.qbsim.payments import Application, AppliedTo, Payment, PaymentDraft
+from mlconnector.qbsim.payments import Application, AppliedTo, CreditsSet, Payment, PaymentDraft
 from mlconnector.qbsim.queries import ActiveStatus, ListFilter, MatchCriterion
 from mlconnector.qbsim.refs import Ref, RefSpec
 from mlconnector.qbsim.sales_tax_codes import SalesTaxCode
@@ -66,6 +75,7 @@ from mlconnector.qbsim.seed import seed_contractor
 from mlconnector.qbsim.store import Store
 from mlconnector.qbsim.terms import StandardTerms
 from mlconnector.qbsim.txn_query import TxnFilter
+from mlconnector.qbsim.voids import DeletedTxn, VoidedTxn
 
 __all__ = [
     "Account",
@@ -79,7 +89,13 @@ __all__ = [
     "BillLineDraft",
     "Clock",
     "Company",
+    "CreditMemo",
+    "CreditMemoChanges",
+    "CreditMemoDraft",
+    "CreditSet",
+    "CreditsSet",
     "CustomerDraft",
+    "DeletedTxn",
     "Entity",
     "EntityKind",
     "Invoice",
@@ -91,6 +107,7 @@ __all__ = [
     "InvoiceLineDraft",
     "Item",
     "ItemType",
+    "LinkedTxn",
     "ListCore",
     "ListFilter",
     "MatchCriterion",
@@ -105,6 +122,7 @@ __all__ = [
     "SalesTaxCode",
     "StandardTerms",
     "TxnFilter",
+    "VoidedTxn",
     "local_now",
     "seed_contractor",
 ]
@@ -149,6 +167,30 @@ class Company(Store):
     def accounts(self) -> list[Account]:
         """The chart of accounts with balances, inactive accounts included."""
         return self.query_accounts(ListFilter(active_status="All"))[0]
+
+    def account_balance(self, full_name: str) -> Decimal:
+        """The balance of the account named `full_name`, in dollars; KeyError when none."""
+        list_id = self.resolve("accounts", RefSpec(full_name=full_name))
+        if list_id is None:
+            raise KeyError(full_name)
+        return self.account(list_id).balance
+
+    def ar_balance(self) -> Decimal:
+        """Accounts Receivable: open invoices less unapplied payments and credits, dollars."""
+        found = self.account_by_special("AccountsReceivable")
+        return found.balance if found is not None else Decimal("0.00")
+
+    # -- company preferences ----------------------------------------------------------------
+
+    @property
+    def closing_date(self) -> date | None:
+        """Preferences > Accounting > Closing Date; None when the books are open."""
+        return closing.closing_date(self)
+
+    def set_closing_date(self, value: date | None) -> None:
+        """Close the books through `value` (None opens them): from then on an Add, Mod, void
+        or delete of a transaction dated on or before it answers 3171."""
+        closing.set_closing_date(self, value)
 
     # -- classes, terms, payment methods ----------------------------------------------------
 
@@ -398,6 +440,13 @@ class Company(Store):
         """Every customer and job (by FullName), with Balance and TotalBalance."""
         return customers.customers(self)
 
+    def customer_balance(self, full_name: str) -> Decimal:
+        """The TotalBalance (jobs included) of the customer `full_name`; KeyError when none."""
+        found = self.customer_by_name(full_name)
+        if found is None:
+            raise KeyError(full_name)
+        return found.total_balance
+
     def query_vendors(self, flt: ListFilter) -> tuple[list[Entity], list[str]]:
         return vendors.query_vendors(self, flt)
 
@@ -432,9 +481,57 @@ class Company(Store):
         """Invoices matching a query, and the TxnIDs asked for but not found."""
         return invoice_query.query_invoices(self, flt, with_lines=with_lines)
 
+    def set_invoice_credits(self, txn_id: str, credit_sets: Sequence[CreditSet]) -> Invoice:
+        """SetCredit on an invoice (InvoiceAdd/InvoiceMod): credits set, the invoice after."""
+        with self.transaction():
+            credits.set_invoice_credits(self, txn_id, list(credit_sets))
+        return self.invoice(txn_id)
+
+    def linked_txns(self, txn_type: str, txn_id: str) -> list[LinkedTxn]:
+        """The LinkedTxn of an Invoice or CreditMemo (payments and credits set)."""
+        return credits.linked_txns(self, txn_type, txn_id)
+
+    # -- credit memos -----------------------------------------------------------------------
+
+    def add_credit_memo(self, draft: CreditMemoDraft) -> CreditMemo:
+        return credit_memos.add_credit_memo(self, draft)
+
+    def credit_memo(self, txn_id: str, *, with_lines: bool = True) -> CreditMemo:
+        return credit_memos.credit_memo(self, txn_id, with_lines=with_lines)
+
+    def mod_credit_memo(
+        self,
+        txn_id: str,
+        edit_sequence: str,
+        changes: CreditMemoChanges,
+        lines: Sequence[InvoiceLineChange] | None = None,
+    ) -> CreditMemo:
+        return credit_memos.mod_credit_memo(self, txn_id, edit_sequence, changes, lines)
+
+    def query_credit_memos(
+        self, flt: TxnFilter, *, with_lines: bool = False
+    ) -> tuple[list[CreditMemo], list[str]]:
+        return credit_memos.query_credit_memos(self, flt, with_lines=with_lines)
+
+    def credit_memos(self) -> list[CreditMemo]:
+        """Every credit memo in entry order, lines included, with CreditRemaining."""
+        return self.query_credit_memos(TxnFilter(), with_lines=True)[0]
+
+    # -- voids and deletes ------------------------------------------------------------------
+
+    def void_txn(self, txn_type: str, txn_id: str) -> VoidedTxn:
+        """TxnVoidRq (Invoice, CreditMemo, Bill). QbError 3120 when there is no such
+        transaction, 3171 when it is dated in a closed period."""
+        return voids.void_txn(self, txn_type, txn_id)
+
+    def delete_txn(self, txn_type: str, txn_id: str) -> DeletedTxn:
+        """TxnDelRq (Invoice, CreditMemo, Bill, ReceivePayment). QbError 3120, 3171."""
+        return voids.delete_txn(self, txn_type, txn_id)
+
     # -- received payments ------------------------------------------------------------------
 
-    def receive_payment(self, draft: PaymentDraft) -> Payment:
+    def receive_payment(self, draft: PaymentDraft) -> Payment | CreditsSet:
+        """ReceivePaymentAdd: the Payment, or CreditsSet when it only set credits."""
         return payments.receive_payment(self, draft)
 
     def payment(self, txn_id: str) -> Payment:

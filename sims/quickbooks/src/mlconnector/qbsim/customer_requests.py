@@ -13,6 +13,7 @@ from mlconnector.qbsim.parties import PartyChanges
 from mlconnector.qbsim.request_fields import (
     address_of,
     boolean_of,
+    decimal_of,
     mod_keys,
     ref_spec_of,
     refuse_unmodelled_refs,
@@ -63,6 +64,8 @@ def customer_ret(customer: Entity) -> etree._Element:
     add_ref(ret, "SalesTaxCodeRef", customer.sales_tax_code)
     add_ref(ret, "ItemSalesTaxRef", customer.item_sales_tax)
     sub(ret, "AccountNumber", customer.account_number)
+    if customer.credit_limit is not None:
+        sub(ret, "CreditLimit", amount_text(customer.credit_limit))
     add_ref(ret, "PreferredPaymentMethodRef", customer.preferred_payment_method)
     sub(ret, "JobStatus", "None")
     sub(ret, "Notes", customer.notes)
@@ -100,6 +103,7 @@ def handle_customer_add(company: Company, request: etree._Element) -> Outcome:
         class_ref=ref_spec_of(add, "ClassRef"),
         terms=ref_spec_of(add, "TermsRef"),
         preferred_payment_method=ref_spec_of(add, "PreferredPaymentMethodRef"),
+        credit_limit=decimal_of(add, "CreditLimit"),
     )
     return Outcome([customer_ret(company.add_customer(draft))])
 
@@ -124,6 +128,7 @@ def party_changes(mod: etree._Element, address_tag: str) -> PartyChanges:
         sales_tax_code=ref_spec_of(mod, "SalesTaxCodeRef"),
         item_sales_tax=ref_spec_of(mod, "ItemSalesTaxRef"),
         preferred_payment_method=ref_spec_of(mod, "PreferredPaymentMethodRef"),
+        credit_limit=decimal_of(mod, "CreditLimit"),
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 
 from mlconnector.qbsim.address import Address
 from mlconnector.qbsim.entities import Entity, entity, entity_from, entity_row, insert_entity
@@ -33,6 +34,7 @@ class CustomerDraft:
     class_ref: RefSpec | None = None
     terms: RefSpec | None = None
     preferred_payment_method: RefSpec | None = None
+    credit_limit: Decimal | None = None
 
 
 def add_customer(store: Store, draft: CustomerDraft) -> Entity:
@@ -110,6 +112,7 @@ def add_customer(store: Store, draft: CustomerDraft) -> Entity:
             class_id,
             terms_id,
             method_id,
+            draft.credit_limit,
         )
     return entity(store, list_id)
 

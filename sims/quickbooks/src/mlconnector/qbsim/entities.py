@@ -48,6 +48,7 @@ class Entity:
     class_ref: Ref | None = None
     terms: Ref | None = None
     preferred_payment_method: Ref | None = None
+    credit_limit: Decimal | None = None
 
 
 def insert_entity(
@@ -75,9 +76,10 @@ def insert_entity(
     class_id: str | None = None,
     terms_id: str | None = None,
     payment_method_id: str | None = None,
+    credit_limit: Decimal | None = None,
 ) -> None:
     store.db.execute(
-        "INSERT INTO entities VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        "INSERT INTO entities VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
         (
             list_id,
             *new_record_stamps(now),
@@ -103,6 +105,7 @@ def insert_entity(
             class_id,
             terms_id,
             payment_method_id,
+            None if credit_limit is None else str(credit_limit),
         ),
     )
 
@@ -145,6 +148,7 @@ def entity_from(store: Store, row: sqlite3.Row) -> Entity:
         class_ref=store.ref("classes", row["class_id"]),
         terms=store.ref("terms", row["terms_id"]),
         preferred_payment_method=store.ref("payment_methods", row["preferred_payment_method_id"]),
+        credit_limit=Decimal(row["credit_limit"]) if row["credit_limit"] is not None else None,
     )
 
 

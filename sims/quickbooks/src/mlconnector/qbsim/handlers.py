@@ -9,6 +9,11 @@ from mlconnector.qbsim.class_requests import (
     handle_class_mod,
     handle_class_query,
 )
+from mlconnector.qbsim.credit_memo_requests import (
+    handle_credit_memo_add,
+    handle_credit_memo_mod,
+    handle_credit_memo_query,
+)
 from mlconnector.qbsim.customer_requests import (
     handle_customer_add,
     handle_customer_mod,
@@ -40,6 +45,7 @@ from mlconnector.qbsim.sales_tax_code_requests import (
     handle_sales_tax_code_query,
 )
 from mlconnector.qbsim.terms_requests import handle_standard_terms_add, handle_terms_query
+from mlconnector.qbsim.txn_void_requests import handle_txn_del, handle_txn_void
 from mlconnector.qbsim.vendor_requests import (
     handle_vendor_add,
     handle_vendor_mod,
@@ -81,8 +87,13 @@ DEFAULT_HANDLERS: dict[str, Handler] = {
     "InvoiceAddRq": handle_invoice_add,
     "InvoiceModRq": handle_invoice_mod,
     "InvoiceQueryRq": handle_invoice_query,
+    "CreditMemoAddRq": handle_credit_memo_add,
+    "CreditMemoModRq": handle_credit_memo_mod,
+    "CreditMemoQueryRq": handle_credit_memo_query,
     "ReceivePaymentAddRq": handle_receive_payment_add,
     "ReceivePaymentQueryRq": handle_receive_payment_query,
     "BillAddRq": handle_bill_add,
     "BillQueryRq": handle_bill_query,
+    "TxnVoidRq": handle_txn_void,
+    "TxnDelRq": handle_txn_del,
 }

@@ -104,10 +104,13 @@ def price_lines(
     return lines
 
 
-def insert_lines(store: Store, txn_id: str, lines: Sequence[InvoiceLine]) -> None:
+def insert_lines(
+    store: Store, txn_id: str, lines: Sequence[InvoiceLine], table: str = "invoice_lines"
+) -> None:
+    """Store a sales form's lines (`table`: invoice_lines or credit_memo_lines)."""
     for position, line in enumerate(lines):
         store.db.execute(
-            "INSERT INTO invoice_lines VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            f"INSERT INTO {table} VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 line.txn_line_id,
                 txn_id,
@@ -125,7 +128,8 @@ def insert_lines(store: Store, txn_id: str, lines: Sequence[InvoiceLine]) -> Non
         )
 
 
-def read_lines(store: Store, txn_id: str) -> tuple[InvoiceLine, ...]:
+def read_lines(store: Store, txn_id: str, table: str = "invoice_lines") -> tuple[InvoiceLine, ...]:
+    """A sales form's lines in order (`table`: invoice_lines or credit_memo_lines)."""
     return tuple(
         InvoiceLine(
             txn_line_id=r["txn_line_id"],
@@ -140,6 +144,6 @@ def read_lines(store: Store, txn_id: str) -> tuple[InvoiceLine, ...]:
             class_ref=store.ref("classes", r["class_id"]),
         )
         for r in store.db.execute(
-            "SELECT * FROM invoice_lines WHERE txn_id = ? ORDER BY position", (txn_id,)
+            f"SELECT * FROM {table} WHERE txn_id = ? ORDER BY position", (txn_id,)
         )
     )

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from lxml import etree
 
 from mlconnector.qbsim.company import Company
+from mlconnector.qbsim.credits import LinkedTxn
 from mlconnector.qbsim.errors import QbxmlParseError
-from mlconnector.qbsim.invoice_lines import InvoiceLineDraft
+from mlconnector.qbsim.invoice_lines import InvoiceLine, InvoiceLineDraft
 from mlconnector.qbsim.invoice_mods import InvoiceChanges, InvoiceLineChange
 from mlconnector.qbsim.invoices import Invoice, InvoiceDraft
 from mlconnector.qbsim.outcomes import Outcome, query_outcome
@@ -19,6 +22,7 @@ from mlconnector.qbsim.request_fields import (
     mod_keys,
     ref_spec_of,
     refuse_unmodelled_refs,
+    set_credits_of,
     text_of,
     texts_of,
 )
@@ -53,7 +57,41 @@ _LINE_UNMODELLED_REFS = (
 )
 
 
-def invoice_ret(invoice: Invoice, *, include_lines: bool) -> etree._Element:
+def add_linked_txns(ret: etree._Element, links: Sequence[LinkedTxn]) -> None:
+    """LinkedTxn elements (IncludeLinkedTxns): the payments and credits on a sales form."""
+    for link in links:
+        element = etree.SubElement(ret, "LinkedTxn")
+        sub(element, "TxnID", link.txn_id)
+        sub(element, "TxnType", link.txn_type)
+        sub(element, "TxnDate", link.txn_date.isoformat())
+        sub(element, "RefNumber", link.ref_number)
+        sub(element, "LinkType", "AMTTYPE")
+        sub(element, "Amount", amount_text(link.amount))
+
+
+def add_sales_lines(ret: etree._Element, tag: str, lines: Sequence[InvoiceLine]) -> None:
+    """InvoiceLineRet / CreditMemoLineRet elements (the same shape in qbxml130.xsd)."""
+    for line in lines:
+        element = etree.SubElement(ret, tag)
+        sub(element, "TxnLineID", line.txn_line_id)
+        add_ref(element, "ItemRef", line.item)
+        sub(element, "Desc", line.description)
+        if line.quantity is not None:
+            sub(element, "Quantity", quantity_text(line.quantity))
+        if line.rate is not None:
+            sub(element, "Rate", price_text(line.rate))
+        elif line.rate_percent is not None:
+            sub(element, "RatePercent", percent_text(line.rate_percent))
+        add_ref(element, "ClassRef", line.class_ref)
+        sub(element, "Amount", amount_text(line.amount))
+        if line.service_date is not None:
+            sub(element, "ServiceDate", line.service_date.isoformat())
+        add_ref(element, "SalesTaxCodeRef", line.sales_tax_code)
+
+
+def invoice_ret(
+    invoice: Invoice, *, include_lines: bool, links: Sequence[LinkedTxn] = ()
+) -> etree._Element:
     ret = etree.Element("InvoiceRet")
     add_core(
         ret,
@@ -92,23 +130,9 @@ def invoice_ret(invoice: Invoice, *, include_lines: bool) -> etree._Element:
     add_ref(ret, "CustomerSalesTaxCodeRef", invoice.customer_sales_tax_code)
     sub(ret, "Other", invoice.other)
     sub(ret, "ExternalGUID", invoice.external_guid)
+    add_linked_txns(ret, links)
     if include_lines:
-        for line in invoice.lines:
-            element = etree.SubElement(ret, "InvoiceLineRet")
-            sub(element, "TxnLineID", line.txn_line_id)
-            add_ref(element, "ItemRef", line.item)
-            sub(element, "Desc", line.description)
-            if line.quantity is not None:
-                sub(element, "Quantity", quantity_text(line.quantity))
-            if line.rate is not None:
-                sub(element, "Rate", price_text(line.rate))
-            elif line.rate_percent is not None:
-                sub(element, "RatePercent", percent_text(line.rate_percent))
-            add_ref(element, "ClassRef", line.class_ref)
-            sub(element, "Amount", amount_text(line.amount))
-            if line.service_date is not None:
-                sub(element, "ServiceDate", line.service_date.isoformat())
-            add_ref(element, "SalesTaxCodeRef", line.sales_tax_code)
+        add_sales_lines(ret, "InvoiceLineRet", invoice.lines)
     return ret
 
 
@@ -119,10 +143,6 @@ def handle_invoice_add(company: Company, request: etree._Element) -> Outcome:
     links = texts_of(add, "LinkToTxnID")
     if links:
         raise invalid_reference("Transaction", links[0], "Invoice")
-    if add.find("SetCredit") is not None:
-        raise invalid_reference(
-            "Credit Memo", text_of(add, "SetCredit/CreditTxnID") or "", "Invoice"
-        )
     lines: list[InvoiceLineDraft] = []
     for child in add:
         if child.tag == "InvoiceLineGroupAdd":
@@ -130,7 +150,7 @@ def handle_invoice_add(company: Company, request: etree._Element) -> Outcome:
             raise invalid_reference("ItemGroup", group.shown, "Invoice line")
         if child.tag != "InvoiceLineAdd":
             continue
-        lines.append(_line_draft(child))
+        lines.append(line_draft(child))
     customer = ref_spec_of(add, "CustomerRef")
     assert customer is not None
     draft = InvoiceDraft(
@@ -154,17 +174,19 @@ def handle_invoice_add(company: Company, request: etree._Element) -> Outcome:
         class_ref=ref_spec_of(add, "ClassRef"),
         terms=ref_spec_of(add, "TermsRef"),
     )
+    added = company.add_invoice(draft)
+    credits = set_credits_of(add)
+    if credits:
+        added = company.set_invoice_credits(added.txn_id, credits)
     # An Add answers with the whole transaction, lines included.
-    return Outcome([invoice_ret(company.add_invoice(draft), include_lines=True)])
+    return Outcome([invoice_ret(added, include_lines=True)])
 
 
-def _line_draft(element: etree._Element) -> InvoiceLineDraft:
-    """An InvoiceLineAdd or InvoiceLineMod's fields."""
-    refuse_unmodelled_refs(element, _LINE_UNMODELLED_REFS, "Invoice line")
+def line_draft(element: etree._Element, where: str = "Invoice line") -> InvoiceLineDraft:
+    """An InvoiceLineAdd/Mod's (or CreditMemoLineAdd/Mod's) fields."""
+    refuse_unmodelled_refs(element, _LINE_UNMODELLED_REFS, where)
     if element.find("LinkToTxn") is not None:
-        raise invalid_reference(
-            "Transaction", text_of(element, "LinkToTxn/TxnID") or "", "Invoice line"
-        )
+        raise invalid_reference("Transaction", text_of(element, "LinkToTxn/TxnID") or "", where)
     return InvoiceLineDraft(
         item=ref_spec_of(element, "ItemRef"),
         description=text_of(element, "Desc"),
@@ -182,19 +204,37 @@ def handle_invoice_mod(company: Company, request: etree._Element) -> Outcome:
     mod = request.find("InvoiceMod")
     assert mod is not None
     refuse_unmodelled_refs(mod, _INVOICE_UNMODELLED_REFS, "Invoice")
-    if mod.find("SetCredit") is not None:
-        raise invalid_reference(
-            "Credit Memo", text_of(mod, "SetCredit/CreditTxnID") or "", "Invoice"
-        )
     txn_id, edit_sequence = mod_keys(mod, "TxnID")
+    lines = line_changes(mod, "Invoice")
+    changed = company.mod_invoice(txn_id, edit_sequence, sales_changes(mod), lines)
+    credits = set_credits_of(mod)
+    if credits:
+        changed = company.set_invoice_credits(txn_id, credits)
+    return Outcome([invoice_ret(changed, include_lines=True)])
+
+
+def line_changes(mod: etree._Element, kind: str) -> list[InvoiceLineChange] | None:
+    """The <kind>LineMod elements of an InvoiceMod/CreditMemoMod; None when there are none
+    (the lines are then left as they are)."""
     lines: list[InvoiceLineChange] | None = None
     for child in mod:
-        if child.tag == "InvoiceLineGroupMod":
-            raise QbxmlParseError("the simulator does not implement <InvoiceLineGroupMod>")
-        if child.tag == "InvoiceLineMod":
+        if child.tag == f"{kind}LineGroupMod":
+            raise QbxmlParseError(f"the simulator does not implement <{kind}LineGroupMod>")
+        if child.tag == f"{kind}LineMod":
             lines = lines if lines is not None else []
-            lines.append(InvoiceLineChange(text_of(child, "TxnLineID") or "", _line_draft(child)))
-    changes = InvoiceChanges(
+            lines.append(
+                InvoiceLineChange(
+                    text_of(child, "TxnLineID") or "", line_draft(child, f"{kind} line")
+                )
+            )
+    return lines
+
+
+def sales_changes(mod: etree._Element) -> InvoiceChanges:
+    """The header fields an InvoiceMod/CreditMemoMod sets (absent elements: unchanged)."""
+    if mod.find("ARAccountRef") is not None:
+        raise QbxmlParseError(f"the simulator does not implement <{mod.tag}><ARAccountRef>")
+    return InvoiceChanges(
         customer=ref_spec_of(mod, "CustomerRef"),
         class_ref=ref_spec_of(mod, "ClassRef"),
         txn_date=date_of(mod, "TxnDate"),
@@ -213,14 +253,21 @@ def handle_invoice_mod(company: Company, request: etree._Element) -> Outcome:
         customer_sales_tax_code=ref_spec_of(mod, "CustomerSalesTaxCodeRef"),
         other=text_of(mod, "Other"),
     )
-    if mod.find("ARAccountRef") is not None:
-        raise QbxmlParseError("the simulator does not implement <InvoiceMod><ARAccountRef>")
-    changed = company.mod_invoice(txn_id, edit_sequence, changes, lines)
-    return Outcome([invoice_ret(changed, include_lines=True)])
 
 
 def handle_invoice_query(company: Company, request: etree._Element) -> Outcome:
     flt = txn_filter(company, request)
     include_lines = boolean_of(request, "IncludeLineItems") is True
+    include_links = boolean_of(request, "IncludeLinkedTxns") is True
     invoices, missing = company.query_invoices(flt, with_lines=include_lines)
-    return query_outcome([invoice_ret(i, include_lines=include_lines) for i in invoices], missing)
+    return query_outcome(
+        [
+            invoice_ret(
+                i,
+                include_lines=include_lines,
+                links=company.linked_txns("Invoice", i.txn_id) if include_links else (),
+            )
+            for i in invoices
+        ],
+        missing,
+    )

@@ -8,9 +8,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 
-from mlconnector.qbsim.accounts import account_by_special
 from mlconnector.qbsim.address import Address
-from mlconnector.qbsim.entities import entity_row
+from mlconnector.qbsim.closing import check_open
 from mlconnector.qbsim.ids import new_record_stamps
 from mlconnector.qbsim.invoice_lines import (
     InvoiceLine,
@@ -21,8 +20,8 @@ from mlconnector.qbsim.invoice_lines import (
 )
 from mlconnector.qbsim.ledger import post_invoice
 from mlconnector.qbsim.refs import Ref, RefSpec
+from mlconnector.qbsim.sales_forms import check_credit_limit, resolve_header
 from mlconnector.qbsim.sales_tax import sales_tax
-from mlconnector.qbsim.statuses import invalid_reference, no_ar_account
 from mlconnector.qbsim.store import Store, to_qb_stored
 from mlconnector.qbsim.terms import due_date
 
@@ -83,6 +82,8 @@ class Invoice:
     lines: tuple[InvoiceLine, ...] = field(default=())
     class_ref: Ref | None = None
     terms: Ref | None = None
+    # Voided (TxnVoidRq): amounts zero, lines kept, Memo "VOID: ...".
+    is_voided: bool = False
 
     @property
     def total(self) -> Decimal:
@@ -90,51 +91,32 @@ class Invoice:
 
 
 def add_invoice(store: Store, draft: InvoiceDraft) -> Invoice:
+    """InvoiceAdd: lines priced, sales tax computed from the tax item's rate, A/R, income,
+    sales tax payable and the customer's balance posted. 3140 for a bad reference, 3171 when
+    dated in a closed period, 3180 when it takes the customer over its credit limit."""
     now = store.now()
     with store.transaction():
-        customer_id = store.resolve("entities", draft.customer)
-        customer = entity_row(store, customer_id) if customer_id else None
-        if customer is None or customer["kind"] != "Customer":
-            raise invalid_reference("Customer", draft.customer.shown, "Invoice")
-        if draft.ar_account is not None:
-            ar_id = store.require("accounts", draft.ar_account, "Account", "Invoice")
-        else:
-            ar = account_by_special(store, "AccountsReceivable")
-            if ar is None:
-                raise no_ar_account()
-            ar_id = ar.core.list_id
-        if draft.item_sales_tax is not None:
-            tax_item_id: str | None = store.require(
-                "items", draft.item_sales_tax, "Item", "Invoice"
-            )
-        else:
-            tax_item_id = customer["item_sales_tax_id"] or store.get_meta(
-                "most_common_sales_tax_item"
-            )
-        if draft.customer_sales_tax_code is not None:
-            customer_code_id: str | None = store.require(
-                "sales_tax_codes", draft.customer_sales_tax_code, "SalesTaxCode", "Invoice"
-            )
-        else:
-            customer_code_id = customer["sales_tax_code_id"]
-
-        class_id = (
-            store.require("classes", draft.class_ref, "Class", "Invoice")
-            if draft.class_ref is not None
-            else None
+        header = resolve_header(
+            store,
+            "Invoice",
+            customer=draft.customer,
+            ar_account=draft.ar_account,
+            item_sales_tax=draft.item_sales_tax,
+            customer_sales_tax_code=draft.customer_sales_tax_code,
+            class_ref=draft.class_ref,
+            terms=draft.terms,
         )
-        if draft.terms is not None:
-            terms_id: str | None = store.require("terms", draft.terms, "Terms", "Invoice")
-        else:
-            terms_id = customer["terms_id"]  # the customer's terms are the default
+        customer = header.customer
+        txn_date = draft.txn_date or now.date()
+        check_open(store, txn_date, "add", "Invoice")
 
         txn_id = store.new_txn_id(now)  # QuickBooks numbers the header before its lines
         lines = price_lines(store, draft.lines, now)
         subtotal = sum((line.amount for line in lines), Decimal("0.00"))
-        rate, tax = sales_tax(store, lines, customer_code_id, tax_item_id)
+        rate, tax = sales_tax(store, lines, header.customer_code_id, header.tax_item_id)
         total = subtotal + tax
+        check_credit_limit(store, customer["list_id"], total, "Invoice")
 
-        txn_date = draft.txn_date or now.date()
         ref_number = (
             draft.ref_number if draft.ref_number is not None else _next_invoice_number(store)
         )
@@ -143,23 +125,23 @@ def add_invoice(store: Store, draft: InvoiceDraft) -> Invoice:
         ship = draft.ship_address or Address.from_json(customer["ship_address"])
         store.db.execute(
             "INSERT INTO invoices VALUES "
-            "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 txn_id,
                 *new_record_stamps(now),
                 txn_number,
                 customer["list_id"],
-                ar_id,
+                header.ar_id,
                 txn_date.isoformat(),
                 ref_number,
                 bill.to_json() if bill else None,
                 ship.to_json() if ship else None,
                 int(bool(draft.is_pending)),
                 draft.po_number,
-                (draft.due_date or due_date(store, terms_id, txn_date)).isoformat(),
+                (draft.due_date or due_date(store, header.terms_id, txn_date)).isoformat(),
                 txn_date.isoformat(),
                 str(subtotal),
-                tax_item_id,
+                header.tax_item_id,
                 str(rate),
                 str(tax),
                 "0.00",
@@ -168,15 +150,18 @@ def add_invoice(store: Store, draft: InvoiceDraft) -> Invoice:
                 int(total == 0),
                 int(bool(draft.is_to_be_printed)),
                 int(bool(draft.is_to_be_emailed)),
-                customer_code_id,
+                header.customer_code_id,
                 draft.other,
                 draft.external_guid,
-                class_id,
-                terms_id,
+                header.class_id,
+                header.terms_id,
+                0,
             ),
         )
         insert_lines(store, txn_id, lines)
-        post_invoice(store, lines, tax, tax_item_id, ar_id, customer["list_id"], total)
+        post_invoice(
+            store, lines, tax, header.tax_item_id, header.ar_id, customer["list_id"], total
+        )
     return invoice(store, txn_id)
 
 
@@ -234,6 +219,7 @@ def invoice_from(store: Store, row: sqlite3.Row, with_lines: bool) -> Invoice:
         lines=lines,
         class_ref=store.ref("classes", row["class_id"]),
         terms=store.ref("terms", row["terms_id"]),
+        is_voided=bool(row["is_voided"]),
     )
 
 

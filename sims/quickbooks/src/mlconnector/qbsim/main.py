@@ -5,7 +5,8 @@ company file and Web Connector.
         [--password P | env QBSIM_PASSWORD] [--company company.sqlite] [--cycles N | --every S]
         [--latency MS] [--faults SPEC] [--seed N] [--http-timeout S] [--request-timeout S]
     mlconnector sim quickbooks company [--company company.sqlite] \\
-        invoices|customers|vendors|payments|bills
+        invoices|credit-memos|customers|vendors|payments|bills|accounts
+    mlconnector sim quickbooks company [--company company.sqlite] closing-date [DATE|none]
     mlconnector sim quickbooks --company company.sqlite --list invoices   (older form)
 
 `run(argv)` is what `mlconnector sim quickbooks ...` delegates to.

@@ -4,6 +4,7 @@ record in the QuickBooks window (the same change, without an EditSequence to che
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from decimal import Decimal
 
 from mlconnector.qbsim.address import Address
 from mlconnector.qbsim.entities import Entity, EntityKind, entity, entity_row
@@ -34,6 +35,7 @@ class PartyChanges:
     sales_tax_code: RefSpec | None = None
     item_sales_tax: RefSpec | None = None
     preferred_payment_method: RefSpec | None = None
+    credit_limit: Decimal | None = None
 
 
 PARTY_FIELDS = frozenset(f.name for f in fields(PartyChanges))
@@ -91,6 +93,8 @@ def modify_party(
                 updates[column] = to_qb_stored(value)
         if changes.account_number is not None:
             updates["account_number"] = changes.account_number
+        if changes.credit_limit is not None:
+            updates["credit_limit"] = str(changes.credit_limit)
         # An address aggregate in a Mod replaces the stored address as a whole (the simulator's
         # reading; QuickBooks keeps unsent fields of an aggregate in some versions).
         for attr in ("bill_address", "ship_address"):

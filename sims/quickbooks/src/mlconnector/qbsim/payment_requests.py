@@ -9,12 +9,13 @@ from lxml import etree
 from mlconnector.qbsim.company import Company
 from mlconnector.qbsim.errors import QbxmlParseError
 from mlconnector.qbsim.outcomes import Outcome, query_outcome
-from mlconnector.qbsim.payments import Application, Payment, PaymentDraft
+from mlconnector.qbsim.payments import Application, CreditsSet, Payment, PaymentDraft
 from mlconnector.qbsim.request_fields import (
     boolean_of,
     date_of,
     decimal_of,
     ref_spec_of,
+    set_credits_of,
     text_of,
 )
 from mlconnector.qbsim.ret_fields import add_core, add_ref, amount_text, sub
@@ -54,6 +55,17 @@ def payment_ret(payment: Payment) -> etree._Element:
     return ret
 
 
+def credits_set_ret(done: CreditsSet) -> etree._Element:
+    """The "thin" answer to a credit-only ReceivePaymentAdd: no transaction was created, so
+    there is no TxnID, EditSequence or AppliedToTxnRet (see payments.py)."""
+    ret = etree.Element("ReceivePaymentRet")
+    add_ref(ret, "CustomerRef", done.customer)
+    add_ref(ret, "ARAccountRef", done.ar_account)
+    sub(ret, "TxnDate", done.txn_date.isoformat())
+    sub(ret, "TotalAmount", "0.00")
+    return ret
+
+
 def handle_receive_payment_add(company: Company, request: etree._Element) -> Outcome:
     add = request.find("ReceivePaymentAdd")
     assert add is not None
@@ -62,13 +74,15 @@ def handle_receive_payment_add(company: Company, request: etree._Element) -> Out
             raise QbxmlParseError(f"the simulator does not implement <{unsupported}>")
     applications = []
     for applied in add.findall("AppliedToTxnAdd"):
-        for unsupported in ("TxnLineDetail", "SetCredit", "DiscountAmount"):
+        for unsupported in ("TxnLineDetail", "DiscountAmount"):
             if applied.find(unsupported) is not None:
                 raise QbxmlParseError(f"the simulator does not implement <{unsupported}>")
         amount = decimal_of(applied, "PaymentAmount")
         applications.append(
             Application(
-                text_of(applied, "TxnID") or "", amount if amount is not None else Decimal(0)
+                text_of(applied, "TxnID") or "",
+                amount if amount is not None else Decimal(0),
+                set_credits_of(applied),
             )
         )
     customer = ref_spec_of(add, "CustomerRef")
@@ -86,7 +100,10 @@ def handle_receive_payment_add(company: Company, request: etree._Element) -> Out
         deposit_to_account=ref_spec_of(add, "DepositToAccountRef"),
         external_guid=text_of(add, "ExternalGUID"),
     )
-    return Outcome([payment_ret(company.receive_payment(draft))])
+    done = company.receive_payment(draft)
+    if isinstance(done, CreditsSet):
+        return Outcome([credits_set_ret(done)])
+    return Outcome([payment_ret(done)])
 
 
 def handle_receive_payment_query(company: Company, request: etree._Element) -> Outcome:

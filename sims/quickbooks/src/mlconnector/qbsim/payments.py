@@ -5,6 +5,18 @@ amount applied from its BalanceRemaining (IsPaid once nothing is left) and takes
 EditSequence; paying an invoice more than it still owes is refused (3210); what is not applied
 stays on the payment as UnusedPayment (a credit). The whole payment leaves A/R and the
 customer's balance and goes to the deposit account (Undeposited Funds unless told otherwise).
+
+An AppliedToTxnAdd may also set credit memos' credits against the invoice (SetCredit,
+credits.py). A message that only sets credits (no TotalAmount, or 0.00, and no PaymentAmount
+above 0.00) creates no ReceivePayment transaction: "if you use a credit (SetCredit) only, in
+your ReceivePayment ... Add request, then no transaction ID is created, because, from the
+viewpoint of QuickBooks, there was no transaction. Setting a credit merely creates links
+between existing transactions ... and no information about these links will be returned to
+you in the response" (Intuit's SetCredit reference, as LetSync's qbXML docs reproduce it,
+https://www.letsyncsolution.com/docs/setcredit/; Intuit's "Requests for receive payments,
+bill payments and deposits": in credit-only messages "the response message may be thin").
+The simulator answers such a message with a ReceivePaymentRet that has no TxnID (`CreditsSet`);
+the links show in InvoiceQuery/CreditMemoQuery with IncludeLinkedTxns.
 """
 
 from __future__ import annotations
@@ -17,6 +29,8 @@ from decimal import Decimal
 
 from mlconnector.qbsim.accounts import account_by_special
 from mlconnector.qbsim.amounts import round_cents
+from mlconnector.qbsim.closing import check_open
+from mlconnector.qbsim.credits import CreditSet, belongs_to, set_credits
 from mlconnector.qbsim.entities import entity_row
 from mlconnector.qbsim.ids import new_record_stamps
 from mlconnector.qbsim.ledger import adjust_balance
@@ -34,10 +48,11 @@ from mlconnector.qbsim.txn_query import TxnFilter, txn_rows
 
 @dataclass(frozen=True)
 class Application:
-    """AppliedToTxnAdd: pay `amount` of invoice `txn_id`."""
+    """AppliedToTxnAdd: pay `amount` (dollars) of invoice `txn_id`, and set `credits`."""
 
     txn_id: str
     amount: Decimal
+    credits: Sequence[CreditSet] = ()
 
 
 @dataclass(frozen=True)
@@ -67,6 +82,16 @@ class AppliedTo:
 
 
 @dataclass(frozen=True)
+class CreditsSet:
+    """What a credit-only ReceivePaymentAdd did: credits set, no transaction created."""
+
+    customer: Ref
+    ar_account: Ref
+    txn_date: date
+    total_set: Decimal
+
+
+@dataclass(frozen=True)
 class Payment:
     txn_id: str
     time_created: datetime
@@ -86,7 +111,9 @@ class Payment:
     applied_to: tuple[AppliedTo, ...]
 
 
-def receive_payment(store: Store, draft: PaymentDraft) -> Payment:
+def receive_payment(store: Store, draft: PaymentDraft) -> Payment | CreditsSet:
+    """ReceivePaymentAdd. QbError 3140 (bad reference), 3171 (closed period), 3210 (more
+    than an invoice owes, than the payment, or than a credit memo has left)."""
     now = store.now()
     with store.transaction():
         customer_id = store.resolve("entities", draft.customer)
@@ -102,12 +129,26 @@ def receive_payment(store: Store, draft: PaymentDraft) -> Payment:
             if draft.payment_method
             else None
         )
+        txn_date = draft.txn_date or now.date()
+        check_open(store, txn_date, "add", "ReceivePayment")
         applications = (
             _auto_apply(store, customer, draft.total_amount or Decimal(0))
             if draft.auto_apply
             else list(draft.applications)
         )
         applied = sum((round_cents(a.amount) for a in applications), Decimal("0.00"))
+        if _credits_only(draft, applications, applied):
+            total_set = Decimal("0.00")
+            for application in applications:
+                _owned_invoice(store, customer, application.txn_id)
+                total_set += set_credits(
+                    store, customer, application.txn_id, list(application.credits), None, txn_date
+                )
+            customer_ref = store.ref("entities", customer["list_id"])
+            ar_ref = store.ref("accounts", ar_id)
+            assert customer_ref is not None
+            assert ar_ref is not None
+            return CreditsSet(customer_ref, ar_ref, txn_date, total_set)
         # Without TotalAmount the payment is what it pays (an assumption: QuickBooks' UI
         # fills the amount in the same way).
         total = round_cents(draft.total_amount) if draft.total_amount is not None else applied
@@ -123,7 +164,7 @@ def receive_payment(store: Store, draft: PaymentDraft) -> Payment:
                 txn_number,
                 customer["list_id"],
                 ar_id,
-                (draft.txn_date or now.date()).isoformat(),
+                txn_date.isoformat(),
                 draft.ref_number,
                 str(total),
                 method_id,
@@ -135,10 +176,23 @@ def receive_payment(store: Store, draft: PaymentDraft) -> Payment:
         )
         for position, application in enumerate(applications):
             _apply(store, txn_id, position, customer, application)
+            if application.credits:
+                set_credits(
+                    store, customer, application.txn_id, list(application.credits), txn_id, txn_date
+                )
         adjust_balance(store, "accounts", ar_id, -total)
         adjust_balance(store, "accounts", deposit_id, total)
         adjust_balance(store, "entities", customer["list_id"], -total)
     return payment(store, txn_id)
+
+
+def _credits_only(
+    draft: PaymentDraft, applications: Sequence[Application], applied: Decimal
+) -> bool:
+    """A message that sets credits and receives no money."""
+    no_money = draft.total_amount is None or round_cents(draft.total_amount) == 0
+    has_credits = any(a.credits for a in applications)
+    return no_money and applied == 0 and has_credits
 
 
 def _account(store: Store, spec: RefSpec | None, special: str) -> str:
@@ -160,9 +214,7 @@ def _owned_invoice(store: Store, customer: sqlite3.Row, txn_id: str) -> sqlite3.
     ).fetchone()
     if row is None:
         raise invalid_reference("Invoice", txn_id, "ReceivePayment")
-    owner: str = row["customer_full_name"]
-    name: str = customer["full_name"]
-    if owner.lower() != name.lower() and not owner.lower().startswith(name.lower() + ":"):
+    if not belongs_to(row["customer_full_name"], customer["full_name"]):
         raise invalid_reference("Invoice", txn_id, "ReceivePayment")
     return row
 
@@ -172,6 +224,8 @@ def _apply(
 ) -> None:
     invoice = _owned_invoice(store, customer, application.txn_id)
     amount = round_cents(application.amount)
+    if amount == 0 and application.credits:
+        return  # only credits for this invoice: set_credits links them
     balance = Decimal(invoice["balance_remaining"])
     if amount > balance:
         raise amount_exceeds_balance(f"{amount:.2f}", application.txn_id, f"{balance:.2f}")

@@ -10,6 +10,7 @@ from decimal import Decimal, InvalidOperation
 from lxml import etree
 
 from mlconnector.qbsim.address import Address
+from mlconnector.qbsim.credits import CreditSet
 from mlconnector.qbsim.errors import QbxmlParseError
 from mlconnector.qbsim.refs import RefSpec
 from mlconnector.qbsim.statuses import invalid_object_id, invalid_reference
@@ -121,3 +122,20 @@ def mod_keys(element: etree._Element, id_tag: str = "ListID") -> tuple[str, str]
 def int_of(element: etree._Element, tag: str) -> int | None:
     raw = text_of(element, tag)
     return int(raw) if raw else None
+
+
+def set_credits_of(element: etree._Element) -> list[CreditSet]:
+    """The SetCredit elements of an AppliedToTxnAdd (or an InvoiceAdd/InvoiceMod)."""
+    credits = []
+    for credit in element.findall("SetCredit"):
+        if credit.find("TxnLineID") is not None:
+            # The OSR marks SetCredit/TxnLineID "not in QBD|QBCA|QBUK|QBAU" (as quoted in
+            # consolibyte/quickbooks-php's qbXML samples): QuickBooks Desktop has no such field.
+            raise QbxmlParseError("<SetCredit><TxnLineID> is not supported by QuickBooks Desktop")
+        credits.append(
+            CreditSet(
+                text_of(credit, "CreditTxnID") or "",
+                decimal_of(credit, "AppliedAmount") or Decimal(0),
+            )
+        )
+    return credits

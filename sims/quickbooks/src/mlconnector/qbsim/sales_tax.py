@@ -21,7 +21,13 @@ def sales_tax(
     """The tax rate (percent) and the tax amount on `lines`.
 
     A line is taxed when its own code is taxable and the customer's code is taxable; the tax
-    item's rate applies to the taxable subtotal, rounded once (not per line).
+    item's rate applies to the taxable subtotal, rounded once, half up (not per line).
+
+    QuickBooks Desktop computes a sales tax item's tax as "Sub-Total x Tax Rate", rounded to
+    the cent ($35.50 x 8.25% = 2.92875 -> $2.93; only a sales tax group rounds per component):
+    Acctivate's "Sales Tax Rounding and Discrepancies in QuickBooks Desktop",
+    https://hub.acctivate.com/articles/handle-sales-tax-discrepancies. Half up, not to even:
+    issue 9's 146.00 taxable at 8.25% (12.045) is 12.05 in QuickBooks (405.13 -> 408.05).
     """
     taxable = Decimal("0.00")
     if is_taxable_code(store, customer_code_id) or customer_code_id is None:

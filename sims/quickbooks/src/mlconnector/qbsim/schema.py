@@ -6,7 +6,7 @@ so company files written by an older simulator keep opening (a company survives 
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -133,4 +133,40 @@ CREATE TABLE bill_lines (
 );
 """
 
-MIGRATIONS = {1: MIGRATION_2}
+# Version 3: credit memos and the credits applied to invoices, voided invoices and bills, a
+# customer's credit limit.
+MIGRATION_3 = f"""
+CREATE TABLE credit_memos ({_TXN_CORE},
+    customer_id TEXT NOT NULL REFERENCES entities(list_id),
+    ar_account_id TEXT NOT NULL REFERENCES accounts(list_id),
+    txn_date TEXT NOT NULL, ref_number TEXT, bill_address TEXT, ship_address TEXT,
+    is_pending INTEGER NOT NULL, po_number TEXT, due_date TEXT NOT NULL, ship_date TEXT NOT NULL,
+    subtotal TEXT NOT NULL, item_sales_tax_id TEXT, sales_tax_percentage TEXT NOT NULL,
+    sales_tax_total TEXT NOT NULL, total_amount TEXT NOT NULL, credit_remaining TEXT NOT NULL,
+    memo TEXT, is_to_be_printed INTEGER NOT NULL, is_to_be_emailed INTEGER NOT NULL,
+    customer_sales_tax_code_id TEXT, other TEXT, external_guid TEXT,
+    class_id TEXT REFERENCES classes(list_id), terms_id TEXT REFERENCES terms(list_id),
+    is_voided INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX credit_memos_ref_number ON credit_memos (ref_number);
+CREATE TABLE credit_memo_lines (
+    txn_line_id TEXT PRIMARY KEY, txn_id TEXT NOT NULL REFERENCES credit_memos(txn_id),
+    position INTEGER NOT NULL, item_id TEXT REFERENCES items(list_id), description TEXT,
+    quantity TEXT, rate TEXT, rate_percent TEXT, amount TEXT NOT NULL, service_date TEXT,
+    sales_tax_code_id TEXT REFERENCES sales_tax_codes(list_id),
+    class_id TEXT REFERENCES classes(list_id)
+);
+-- A credit memo's credit set against an invoice (ReceivePaymentAdd/AppliedToTxnAdd/SetCredit);
+-- payment_txn_id is the ReceivePayment it came with, NULL for a credit-only message.
+CREATE TABLE credit_applications (
+    credit_txn_id TEXT NOT NULL REFERENCES credit_memos(txn_id),
+    invoice_txn_id TEXT NOT NULL REFERENCES invoices(txn_id),
+    payment_txn_id TEXT REFERENCES receive_payments(txn_id),
+    amount TEXT NOT NULL, txn_date TEXT NOT NULL, seq INTEGER NOT NULL
+);
+ALTER TABLE invoices ADD COLUMN is_voided INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE bills ADD COLUMN is_voided INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE entities ADD COLUMN credit_limit TEXT;
+"""
+
+MIGRATIONS = {1: MIGRATION_2, 2: MIGRATION_3}

@@ -160,6 +160,16 @@ def seed_contractor(
             tax_vendor=RefSpec(full_name=agency.full_name),
         )
         company.set_meta("most_common_sales_tax_item", tax_item.core.list_id)
+        # A second tax zone, as a multi-zone contractor sets one up (the ServiceTitan sandbox's
+        # zone 32 "Round Rock 6.25%"; "ST Sales Tax" above matches its zone 31, 8.25%).
+        add_item(
+            company,
+            "SalesTax",
+            "Round Rock Tax",
+            description="Round Rock sales tax",
+            tax_rate=Decimal("6.25"),
+            tax_vendor=RefSpec(full_name=agency.full_name),
+        )
 
         service = RefSpec(full_name="Service Income")
         materials = RefSpec(full_name="Materials Income")

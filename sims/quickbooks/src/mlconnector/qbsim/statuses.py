@@ -99,3 +99,49 @@ def invalid_iterator(iterator_id: str) -> QbError:
     # Wording as QuickBooks reports it (consolibyte/quickbooks-php issue 183:
     # '3391: The iteratorID "{dbd52aaa-...}" is not valid.').
     return QbError(3391, f'The iteratorID "{iterator_id}" is not valid.')
+
+
+# QuickBooks' closing-date message, as At Your Service's export-error guide quotes a 3171 for an
+# InvoiceMod (https://ayssoftware.com/aysguide/resolvingquickbooksexporterrors.htm): "An attempt
+# was made to modify a Invoice with a date that is on or before the closing date of the
+# company. If you are sure you really want to do this, please ask a user with Admin privileges
+# to remove the password for editing transactions on or before to closing date (this setting
+# is in the Accounting Company Preferences), then try again." The verb ("add", "void",
+# "delete") and the object name follow the same template for the other operations (modelled).
+def closed_period(verb: str, kind: str) -> QbError:
+    """3171: the transaction is dated on or before the company's closing date."""
+    return QbError(
+        3171,
+        f"An attempt was made to {verb} a {kind} with a date that is on or before the closing "
+        "date of the company. If you are sure you really want to do this, please ask a user "
+        "with Admin privileges to remove the password for editing transactions on or before "
+        "to closing date (this setting is in the Accounting Company Preferences), then try "
+        "again.",
+    )
+
+
+def credit_limit_exceeded(kind: str) -> QbError:
+    """3180, a business rule (not "record in use"): the sale takes the customer over its
+    CreditLimit. Wording as At Your Service's export-error guide quotes QuickBooks ("Error
+    3180: There was an error when saving a Invoice. QuickBooks error message: The credit limit
+    for the name on this transaction has been exceeded."), with QuickBooks' two spaces before
+    "QuickBooks error message" as in its other 3180 texts."""
+    return QbError(
+        3180,
+        f"There was an error when saving a {kind}.  QuickBooks error message: "
+        "The credit limit for the name on this transaction has been exceeded.",
+    )
+
+
+def credit_exceeds_remaining(applied: str, credit: str, remaining: str) -> QbError:
+    """3210: more of a credit memo set against invoices than it has left.
+
+    The code is the one FACTS gives for over-applying ("cannot pay more than the amount due");
+    the wording is modelled, not quoted from a captured response.
+    """
+    return QbError(
+        3210,
+        f'The credit amount {applied} set from credit memo "{credit}" is more than its '
+        f"remaining credit ({remaining}).  QuickBooks error message: "
+        "You cannot apply more than the available credit.",
+    )
