@@ -13,7 +13,7 @@ import pytest
 from lxml import etree
 
 from mlconnector.common.connections import Connection, ConnectionStore
-from mlconnector.common.envelopes import Command, StEvent
+from mlconnector.common.envelopes import SELF_ID, Command, StEvent
 from mlconnector.common.models import Address, Invoice, InvoiceLine, Party
 from mlconnector.mapper.commands import map_event
 from mlconnector.qbsim.company import Company, Entity, seed_contractor
@@ -388,3 +388,84 @@ async def test_a_slow_quickbooks_gets_smaller_messages_until_the_backlog_posts(
     # (64 s: given up), then 4 and 7 at most: no message the Web Connector waits 60 s for.
     assert sizes == [40, 20, 10, 5, 9, 4, 8, 4, 7, 7, 7, 6]
     assert [bool(r.timeouts) for r in reports] == [True] * 5 + [False]
+
+
+def void_command(posted: Command, modified: dt.datetime) -> Command:
+    """What the mapper sends for an invoice voided (inactive) in ServiceTitan."""
+    event_id = f"{TENANT}:invoice:{posted.st_id}:{modified.isoformat()}"
+    return posted.model_copy(
+        update={
+            "command_id": Command.make_id("acme", event_id, "TxnVoidRq"),
+            "event_id": event_id,
+            "action": "void",
+            "request_type": "TxnVoidRq",
+            "qbxml": f"<TxnVoidRq><TxnVoidType>Invoice</TxnVoidType><TxnID>{SELF_ID}</TxnID>"
+            "</TxnVoidRq>",
+            "lookup_qbxml": None,
+            "mod_qbxml": None,
+            "version_at": modified,
+            "refs": (),
+        }
+    )
+
+
+async def test_voided_after_posting_is_voided_in_quickbooks_and_never_posted_again(
+    gateway: Gateway, sim: SimQuickBooks
+) -> None:
+    connection = await _connection(gateway)
+    customer = customer_event(1001, "Hernandez, Maria", "12 Main St", MONDAY)
+    invoice = invoice_event(5001, 1001, "Hernandez, Maria", MONDAY)
+    commands = await _publish(gateway, connection, customer, invoice)
+    assert await _session(gateway, sim) == "Posted 2, failed 0, waiting 0, retrying 0"
+    assert sim.company.ar_balance() == Decimal("408.05")
+
+    [add] = [c for c in commands if c.request_type == "InvoiceAddRq"]
+    void = void_command(add, MONDAY + dt.timedelta(days=1))
+    await gateway.publish(void)
+    assert await _session(gateway, sim) == "Posted 0, failed 0, waiting 0, retrying 0, voided 1"
+
+    [voided] = sim.company.invoices()
+    assert (voided.subtotal, voided.balance_remaining) == (Decimal("0.00"), Decimal("0.00"))
+    assert sim.company.ar_balance() == Decimal("0.00")
+    outcome = (await gateway.outcomes("acme"))[-1]
+    assert (outcome.command_id, outcome.status, outcome.qb_id) == (
+        void.command_id,
+        "voided",
+        voided.txn_id,
+    )
+    # The posted version comes again (a replay after the void): never posted again.
+    await gateway.js.publish(
+        "qb.commands.acme",
+        add.model_dump_json().encode(),
+        headers={"Nats-Msg-Id": f"replay:{add.command_id}"},
+    )
+    log = await gateway.run_session("acme-qbwc", "s3cret-pass", sim)
+    assert (log.auth[1], log.sent) == ("none", [])
+    assert len(sim.company.invoices()) == 1
+    assert sim.company.ar_balance() == Decimal("0.00")
+
+
+async def test_voided_before_it_could_post_is_never_posted_even_on_replay(
+    gateway: Gateway, sim: SimQuickBooks
+) -> None:
+    connection = await _connection(gateway)
+    customer = customer_event(1001, "Hernandez, Maria", "12 Main St", MONDAY)
+    invoice = invoice_event(5001, 1001, "Hernandez, Maria", MONDAY)
+    commands = await _publish(gateway, connection, customer)
+    [add] = [c for c in map_event(invoice, connection) if c.request_type == "InvoiceAddRq"]
+    void = void_command(add, MONDAY + dt.timedelta(hours=1))
+    await gateway.publish(void)  # QuickBooks was closed: only the void is queued
+    assert await _session(gateway, sim) == "Posted 1, failed 0, waiting 0, retrying 0, voided 1"
+    assert sim.company.invoices() == []
+
+    # A replay of the older, active version: older than what the id map holds, never sent.
+    await gateway.publish(add)
+    log = await gateway.run_session("acme-qbwc", "s3cret-pass", sim)
+    assert (log.auth[1], log.sent) == ("none", [])
+    assert sim.company.invoices() == []
+    statuses = [(o.command_id, o.status) for o in await gateway.outcomes("acme")]
+    assert statuses == [
+        (void.command_id, "voided"),
+        (commands[0].command_id, "posted"),
+        (add.command_id, "superseded"),
+    ]
