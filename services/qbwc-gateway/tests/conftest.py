@@ -557,8 +557,9 @@ def qb() -> FakeQuickBooks:
 
 @pytest.fixture
 def gateway_settings() -> dict[str, Any]:
-    """Overrides for one test; the gateway fixture reads them."""
-    return {"QBWC_RETRY_DELAY_SECONDS": 0.2}
+    """Overrides for one test; the gateway fixture reads them. The QuickBooks-changes poll is
+    off unless a test turns it on (test_changes.py)."""
+    return {"QBWC_CHANGES_EVERY_SECONDS": 0}
 
 
 @pytest.fixture

@@ -329,7 +329,9 @@ async def test_retry_maps_the_record_again_and_posts_it_once(
     assert len(sim.company.invoices()) == 1
 
 
-@pytest.mark.parametrize("gateway_settings", [{"QBWC_BATCH_SIZE": 10}])
+@pytest.mark.parametrize(
+    "gateway_settings", [{"QBWC_BATCH_SIZE": 10, "QBWC_CHANGES_EVERY_SECONDS": 0}]
+)
 async def test_dependents_ahead_of_their_dependencies_never_block_them(
     gateway: Gateway, sim: SimQuickBooks
 ) -> None:
@@ -350,7 +352,9 @@ async def test_dependents_ahead_of_their_dependencies_never_block_them(
     assert await gateway.open_work("acme") == (0, 0)
 
 
-@pytest.mark.parametrize("gateway_settings", [{"QBWC_BATCH_SIZE": 50}])
+@pytest.mark.parametrize(
+    "gateway_settings", [{"QBWC_BATCH_SIZE": 50, "QBWC_CHANGES_EVERY_SECONDS": 0}]
+)
 async def test_a_slow_quickbooks_gets_smaller_messages_until_the_backlog_posts(
     gateway: Gateway, sim: SimQuickBooks
 ) -> None:

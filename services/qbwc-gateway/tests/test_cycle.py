@@ -270,7 +270,7 @@ async def test_quickbooks_error_fails_with_code_and_hint(
 
 
 @pytest.mark.parametrize(
-    "gateway_settings", [{"QBWC_RETRY_DELAY_SECONDS": 0.2, "QBWC_MAX_WAIT_CYCLES": 2}]
+    "gateway_settings", [{"QBWC_CHANGES_EVERY_SECONDS": 0, "QBWC_MAX_WAIT_CYCLES": 2}]
 )
 async def test_missing_reference_waits_then_fails_naming_the_record(
     gateway: Gateway, qb: FakeQuickBooks

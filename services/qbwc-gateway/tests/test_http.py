@@ -79,7 +79,7 @@ async def test_entity_declarations_are_refused_without_expansion(gateway: Gatewa
 
 
 @pytest.mark.parametrize(
-    "gateway_settings", [{"QBWC_MAX_BODY_BYTES": 4096, "QBWC_RETRY_DELAY_SECONDS": 0.2}]
+    "gateway_settings", [{"QBWC_MAX_BODY_BYTES": 4096, "QBWC_CHANGES_EVERY_SECONDS": 0}]
 )
 async def test_oversized_body_is_refused(gateway: Gateway) -> None:
     body = b"<a>" + b"x" * 5000 + b"</a>"
@@ -96,7 +96,7 @@ async def test_oversized_body_is_refused(gateway: Gateway) -> None:
     [
         {
             "QBWC_PUBLIC_URL": "https://qbwc.acme-plumbing.example/qbwc",
-            "QBWC_RETRY_DELAY_SECONDS": 0.2,
+            "QBWC_CHANGES_EVERY_SECONDS": 0,
         }
     ],
 )

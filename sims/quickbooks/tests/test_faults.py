@@ -305,7 +305,7 @@ class RealGateway:
 async def real_gateway(
     nc: Client, js: JetStreamContext, nats_url: str
 ) -> AsyncIterator[RealGateway]:
-    settings = GatewaySettings(NATS_URL=nats_url, QBWC_PORT=0, QBWC_RETRY_DELAY_SECONDS=0.2)
+    settings = GatewaySettings(NATS_URL=nats_url, QBWC_PORT=0, QBWC_CHANGES_EVERY_SECONDS=0)
     broker = make_broker(settings, "qbwc-gateway")
     await broker.connect()
     service = await QbwcService.open(broker, settings)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import re
 from collections.abc import Iterable
 
 from nats.js import JetStreamContext
@@ -50,6 +51,15 @@ class IdMapping(BaseModel):
         if self.event_id is None:
             return None
         return version_order(self.version_at, self.generation, self.event_id)
+
+
+_LISTS = frozenset({"customer", "vendor"})
+_KEY_TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+def _owner_key(connection: str, list_id: str) -> str:
+    """`<connection>.qb.<ListID>`: no entity is named "qb", so it never meets a record key."""
+    return f"{connection}.qb.{list_id}"
 
 
 def id_map_key(connection: str, entity: str, st_id: int, role: str = "") -> str:
@@ -100,6 +110,36 @@ class IdMap:
     async def put(
         self, connection: str, entity: str, st_id: int, mapping: IdMapping, role: str = ""
     ) -> None:
-        await self._kv.put(
-            id_map_key(connection, entity, st_id, role), mapping.model_dump_json().encode()
-        )
+        """Store the entry; a customer's or vendor's ListID also indexes it back, so that a
+        change QuickBooks reports can be told to be ml-connector's own (`owners`)."""
+        writes = [
+            self._kv.put(
+                id_map_key(connection, entity, st_id, role), mapping.model_dump_json().encode()
+            )
+        ]
+        if entity in _LISTS and not role and mapping.qb_id:
+            writes.append(
+                self._kv.put(_owner_key(connection, mapping.qb_id), f"{entity}.{st_id}".encode())
+            )
+        await asyncio.gather(*writes)
+
+    async def owners(
+        self, connection: str, list_ids: Iterable[str]
+    ) -> dict[str, tuple[int, IdMapping]]:
+        """ListID -> (ServiceTitan id, id map entry) for the customers and vendors the map
+        knows by these ListIDs (requests pipelined); unknown ListIDs are left out."""
+        wanted = [list_id for list_id in dict.fromkeys(list_ids) if _KEY_TOKEN.fullmatch(list_id)]
+
+        async def owner(list_id: str) -> tuple[str, tuple[int, IdMapping]] | None:
+            try:
+                entry = await self._kv.get(_owner_key(connection, list_id))
+            except (KeyNotFoundError, KeyDeletedError):
+                return None
+            entity, _, st_id = (entry.value or b"").decode().partition(".")
+            if not st_id.isdigit():
+                return None
+            mapping = await self.get(connection, entity, int(st_id))
+            return (list_id, (int(st_id), mapping)) if mapping is not None else None
+
+        found = await asyncio.gather(*(owner(list_id) for list_id in wanted))
+        return dict(item for item in found if item is not None)

@@ -23,14 +23,16 @@ from mlconnector.common.connections import Connection, ConnectionStore
 from mlconnector.common.envelopes import SessionReport, utcnow
 from mlconnector.common.idmap import IdMap
 from mlconnector.common.passwords import hash_password, verify_password
-from mlconnector.common.qbxml import QbxmlResponseError, parse_response
+from mlconnector.common.qbxml import QbxmlResponseError, ResponseStatus, parse_response
 from mlconnector.common.xmlsafe import UnsafeXMLError
+from mlconnector.gateway.changes import ChangeMark, ChangeWatch
 from mlconnector.gateway.effects import Effects
 from mlconnector.gateway.feed import CommandFeed
 from mlconnector.gateway.ingest import Ingest
 from mlconnector.gateway.ledger import Attempt, LedgerStore, WorkEntry
 from mlconnector.gateway.outcomes import OutcomePublisher
 from mlconnector.gateway.planner import Limits, Planner, render
+from mlconnector.gateway.refs import xml_text
 from mlconnector.gateway.sessions import Sent, SessionState, SessionStore, new_ticket
 from mlconnector.gateway.settings import GatewaySettings
 from mlconnector.gateway.settle import AnswerMismatchError, Settler, check_answers
@@ -73,6 +75,9 @@ class QbwcService:
         self._ingest = Ingest(feed, ledger, self._publisher)
         self._planner = Planner(ledger, feed, id_map)
         self._settler = Settler(id_map, ledger, feed)
+        self._changes = ChangeWatch(
+            broker, broker.connection.jetstream(), id_map, settings.qbwc_changes_every_seconds
+        )
 
     @classmethod
     async def open(
@@ -134,6 +139,7 @@ class QbwcService:
         state.batch_limit = await self._take_over(connection.name)
         state.superseded += await self._ingest.run(connection.name)
         await self._plan(state, connection)
+        await self._ask_for_changes(state)
         await self._sessions.put(state)
         await self._sessions.set_current(state)
         if not state.planned:
@@ -190,6 +196,7 @@ class QbwcService:
         try:
             statuses = parse_response(response)
             check_answers(state.sent, statuses)
+            statuses = await self._record_changes(state, statuses)
         except (QbxmlResponseError, UnsafeXMLError, ValueError) as exc:
             reason = (
                 f"QuickBooks' answer does not belong to the last message ({exc})"
@@ -323,6 +330,42 @@ class QbwcService:
 
     async def _apply(self, effects: Effects) -> None:
         await effects.apply(self._id_map, self._publisher, self._ledger)
+
+    async def _ask_for_changes(self, state: SessionState) -> None:
+        """When a poll is due, the first message also asks QuickBooks what changed there."""
+        mark = await self._changes.due(state.connection)
+        if mark is None:
+            return
+        state.change_mark = mark
+        asks = [
+            Sent(
+                request_id=state.next_request_id(),
+                kind="changes",
+                key="",
+                command_id="",
+                stream_seq=0,
+                request_type=str(element.tag),
+                xml=xml_text(element),
+            )
+            for element in self._changes.queries(mark)
+        ]
+        state.planned = asks + state.planned
+
+    async def _record_changes(
+        self, state: SessionState, statuses: list[ResponseStatus]
+    ) -> list[ResponseStatus]:
+        """Publish what the change queries found; returns the other answers."""
+        asked = {sent.request_id for sent in state.sent if sent.kind == "changes"}
+        if not asked:
+            return statuses
+        answers = [s for s in statuses if s.request_id in asked]
+        published = await self._changes.settle(
+            state.connection, state.change_mark or ChangeMark(), answers
+        )
+        if published:
+            log.info("%d QuickBooks change(s) of %s for ServiceTitan", published, state.connection)
+        state.sent = [sent for sent in state.sent if sent.kind != "changes"]
+        return [s for s in statuses if s.request_id not in asked]
 
     def _probe(self, state: SessionState) -> Sent:
         return Sent(

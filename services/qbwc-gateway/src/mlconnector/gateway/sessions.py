@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field
 
 from mlconnector.common.envelopes import utcnow
 from mlconnector.common.streams import KV_SESSIONS
+from mlconnector.gateway.changes import ChangeMark
 
 
 def new_ticket() -> str:
@@ -27,7 +28,7 @@ def new_ticket() -> str:
     return secrets.token_hex(16)
 
 
-RequestKind = Literal["add", "lookup", "query", "mod", "void", "prerequisite", "probe"]
+RequestKind = Literal["add", "lookup", "query", "mod", "void", "prerequisite", "probe", "changes"]
 
 
 class Sent(BaseModel):
@@ -37,7 +38,8 @@ class Sent(BaseModel):
     query: the EditSequence query before Mods (one request shared by the Mods of a list,
     so several Sent carry the same request_id). mod, void: the record's Mod or void.
     prerequisite: an item or job a record needs. probe: a harmless HostQuery sent only so
-    that the Web Connector never gets an empty message when it expects one.
+    that the Web Connector never gets an empty message when it expects one. changes: the
+    query for customers and vendors changed in QuickBooks (changes.py).
     """
 
     request_id: str
@@ -82,6 +84,8 @@ class SessionState(BaseModel):
     # Ledger keys put off to a later session (waiting for a record they name).
     deferred: list[str] = Field(default_factory=list)
     batch_limit: int = 50
+    # The QuickBooks-changes mark this session's change queries started from (changes.py).
+    change_mark: ChangeMark | None = None
     qbxml_version: str = "13.0"
     posted: int = 0
     failed: int = 0

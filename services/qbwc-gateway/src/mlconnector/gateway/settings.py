@@ -23,6 +23,11 @@ class GatewaySettings(BaseServiceSettings):
     qbwc_slow_seconds: float = Field(default=30.0, gt=0, alias="QBWC_SLOW_SECONDS")
     # Sessions a command may wait for a record it refers to before it fails (DESIGN rule 4).
     qbwc_max_wait_cycles: int = Field(default=10, ge=1, alias="QBWC_MAX_WAIT_CYCLES")
+    # How often a session also asks QuickBooks for customers and vendors changed there (for
+    # ServiceTitan, QB_CHANGES); 0 turns it off.
+    qbwc_changes_every_seconds: float = Field(
+        default=600.0, ge=0, alias="QBWC_CHANGES_EVERY_SECONDS"
+    )
     qbwc_max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024, alias="QBWC_MAX_BODY_BYTES")
     # How long a command fetched from QB_COMMANDS may stay unacknowledged before JetStream
     # offers it again; it is acknowledged as soon as the ledger holds it.

@@ -134,7 +134,7 @@ class Settler:
         ran = hresult.lower() not in NEVER_RAN
         entries = await self._ledger.entries(state.connection) if sents else {}
         for sent in sents:
-            if sent.kind in ("query", "probe"):
+            if sent.kind in ("query", "probe", "changes"):
                 continue
             entry = entries.get(sent.key) or _stub(sent)
             if not ran and sent.kind == "add":
