@@ -36,10 +36,10 @@ class StreamDef:
     subjects: tuple[str, ...]
 
 
-# ST_EVENTS also carries st-ingest's unreadable records (`st.rejected.`) and feed reports
-# (`st.feeds.`); QB_OUTCOMES the gateway's session reports (`qb.sessions.`). Each consumer
-# filters the subjects it reads.
-ST_EVENTS = StreamDef("ST_EVENTS", ("st.events.>", "st.rejected.>", "st.feeds.>"))
+# ST_EVENTS also carries st-ingest's unreadable records (`st.rejected.`), feed reports
+# (`st.feeds.`) and what it wrote back to ServiceTitan (`st.writeback.`); QB_OUTCOMES the
+# gateway's session reports (`qb.sessions.`). Each consumer filters the subjects it reads.
+ST_EVENTS = StreamDef("ST_EVENTS", ("st.events.>", "st.rejected.>", "st.feeds.>", "st.writeback.>"))
 QB_COMMANDS = StreamDef("QB_COMMANDS", ("qb.commands.>",))
 QB_OUTCOMES = StreamDef("QB_OUTCOMES", ("qb.outcomes.>", "qb.sessions.>"))
 QB_CHANGES = StreamDef("QB_CHANGES", ("qb.changes.>",))
@@ -50,6 +50,15 @@ KV_SESSIONS = "qbwc-sessions"
 KV_ID_MAP = "id-map"
 KV_WATERMARKS = "watermarks"
 KV_INFLIGHT = "inflight"
+# st-ingest's own state: ServiceTitan client credentials per connection (encrypted,
+# mlconnector.common.credentials), the per-tenant call windows of the shared rate limiter,
+# webhook CloudEvent ids already accepted (kept a day), and feed leases/health, backfills,
+# its own writes to ServiceTitan (so they are not echoed back) and QuickBooks ListID links.
+KV_CREDENTIALS = "st-credentials"
+KV_RATE_LIMITS = "st-rate-limits"
+KV_WEBHOOK_IDS = "st-webhook-ids"
+KV_ST_STATE = "st-state"
+WEBHOOK_IDS_TTL_SECONDS = 24 * 3600
 SESSION_TTL_SECONDS = 3600
 ALL_BUCKETS: dict[str, float | None] = {
     KV_CONNECTIONS: None,
@@ -59,6 +68,10 @@ ALL_BUCKETS: dict[str, float | None] = {
     # A command sent to QuickBooks whose answer we have not seen yet: its next attempt
     # must first look the object up (DESIGN rule 1).
     KV_INFLIGHT: None,
+    KV_CREDENTIALS: None,
+    KV_RATE_LIMITS: None,
+    KV_WEBHOOK_IDS: WEBHOOK_IDS_TTL_SECONDS,
+    KV_ST_STATE: None,
 }
 
 
@@ -88,6 +101,10 @@ def session_subject(connection: str) -> str:
 
 def feed_subject(tenant: str, entity: str) -> str:
     return f"st.feeds.{tenant}.{entity}"
+
+
+def writeback_subject(tenant: str, entity: str) -> str:
+    return f"st.writeback.{tenant}.{entity}"
 
 
 async def declare_all(js: JetStreamContext) -> None:
