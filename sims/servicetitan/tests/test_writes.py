@@ -57,7 +57,8 @@ def test_mark_invoices_exported_answers_per_item(
     sandbox: RunningSandbox, http: httpx.Client
 ) -> None:
     before = sandbox.store.get("invoices", 5001)
-    assert before is not None and before["syncStatus"] == "Posted"
+    assert before is not None
+    assert before["syncStatus"] == "Posted"
     sandbox.store.refuse("invoices", 5002, "Invoice is in an open batch")
     answer = http.post(
         f"{ACC}/invoices/markasexported",
@@ -104,7 +105,8 @@ def test_mark_bills_exported_and_payment_status(
         {"inventoryBillId": 7, "success": False, "errorMessage": "Inventory bill 7 was not found."},
     ]
     bill = sandbox.store.get("inventory-bills", 6001)
-    assert bill is not None and bill["syncStatus"] == "PostedAndExported"
+    assert bill is not None
+    assert bill["syncStatus"] == "PostedAndExported"
     ok = http.post(
         f"{ACC}/payments/status", json={"paymentIds": [9001, 9002], "status": "Exported"}
     )
@@ -156,7 +158,8 @@ def test_customer_get_patch_and_create(sandbox: RunningSandbox, http: httpx.Clie
     )
     assert created.status_code == 200
     body = created.json()
-    assert body["id"] > 2**32 and body["locations"][0]["customerId"] == body["id"]
+    assert body["id"] > 2**32
+    assert body["locations"][0]["customerId"] == body["id"]
     assert sandbox.store.get("customers", body["id"])["name"] == "Okafor, Chidi"  # type: ignore[index]
 
 
@@ -197,7 +200,8 @@ def test_vendor_get_patch_and_create(sandbox: RunningSandbox, http: httpx.Client
     )
     vendor_id = created.json()["id"]
     stored = sandbox.store.get("vendors", vendor_id)
-    assert stored is not None and stored["contactInfo"]["phone"] == "512-555-0100"
+    assert stored is not None
+    assert stored["contactInfo"]["phone"] == "512-555-0100"
     incomplete = http.post(f"{INV}/vendors", json={"name": "X", "address": address})
     assert set(incomplete.json()["errors"]) == {
         "active",
@@ -245,7 +249,8 @@ def test_stuck_export_repeats_its_token(sandbox: RunningSandbox, http: httpx.Cli
         assert (again["hasMore"], again["continueFrom"]) == (True, first["continueFrom"])
         assert [c["id"] for c in again["data"]] == [1003, 1004]
     moved = http.get(f"{CRM}/export/customers", params={"from": first["continueFrom"]}).json()
-    assert moved["hasMore"] is False and moved["continueFrom"] != first["continueFrom"]
+    assert moved["hasMore"] is False
+    assert moved["continueFrom"] != first["continueFrom"]
 
 
 def test_bulk_seed_has_int64_ids() -> None:
