@@ -23,6 +23,7 @@ import pytest
 from mlconnector.common.connections import Connection, ConnectionStore
 from mlconnector.common.streams import declare_all
 from mlconnector.qbsim.company import Company
+from mlconnector.stsandbox.seed import DAY
 
 from .conftest import StartService, free_port
 
@@ -38,7 +39,9 @@ async def _add_connection(nats_url: str) -> None:
     js = nc.jetstream()
     await declare_all(js)
     store = await ConnectionStore.open(js)
-    await store.put(Connection.create("demo", TENANT, "demo-qb", PASSWORD))
+    connection = Connection.create("demo", TENANT, "demo-qb", PASSWORD)
+    # The sandbox's demo day is in the past; records before a connection's start are skipped.
+    await store.put(connection.model_copy(update={"sync_from": DAY}))
     await nc.close()
 
 

@@ -19,8 +19,10 @@ from mlconnector.common.connections import Connection, ConnectionStore
 from mlconnector.common.natsserver import EmbeddedNats
 from mlconnector.common.passwords import hash_password
 from mlconnector.common.streams import declare_all
+from mlconnector.stsandbox import seed
 
 DEMO_CONNECTION = "demo"
+DEMO_DAY = seed.DAY
 DEMO_USER = "demo"
 
 
@@ -66,6 +68,10 @@ async def _ensure_demo_connection(nats_url: str, tenant: str, password: str) -> 
             # A fresh password each run: only its hash is stored, and the simulated Web
             # Connector gets the plaintext through its environment.
             connection = existing.model_copy(update={"password_hash": hash_password(password)})
+        # The sandbox's demo day lies in the past: the demo connection starts on it.
+        connection = connection.model_copy(
+            update={"sync_from": min(connection.sync_from, DEMO_DAY)}
+        )
         await store.put(connection)
     finally:
         await nc.close()
