@@ -7,6 +7,7 @@ ServiceTitan sandbox -> st-ingest -> ST_EVENTS -> mapper -> QB_COMMANDS -> qbwc-
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import os
 import subprocess
@@ -40,8 +41,9 @@ async def _add_connection(nats_url: str) -> None:
     await declare_all(js)
     store = await ConnectionStore.open(js)
     connection = Connection.create("demo", TENANT, "demo-qb", PASSWORD)
-    # The sandbox's demo day is in the past; records before a connection's start are skipped.
-    await store.put(connection.model_copy(update={"sync_from": DAY}))
+    # The sandbox's demo day is in the past (its bills a week earlier); records before a
+    # connection's start are skipped.
+    await store.put(connection.model_copy(update={"sync_from": DAY - dt.timedelta(days=31)}))
     await nc.close()
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import os
 import secrets
 import socket
@@ -22,7 +23,9 @@ from mlconnector.common.streams import declare_all
 from mlconnector.stsandbox import seed
 
 DEMO_CONNECTION = "demo"
-DEMO_DAY = seed.DAY
+# The demo day's bills are dated up to a week before it: the demo connection starts a month
+# before the day, so all of the seeded day posts.
+DEMO_START = seed.DAY - dt.timedelta(days=31)
 DEMO_USER = "demo"
 
 
@@ -68,9 +71,9 @@ async def _ensure_demo_connection(nats_url: str, tenant: str, password: str) -> 
             # A fresh password each run: only its hash is stored, and the simulated Web
             # Connector gets the plaintext through its environment.
             connection = existing.model_copy(update={"password_hash": hash_password(password)})
-        # The sandbox's demo day lies in the past: the demo connection starts on it.
+        # The sandbox's demo day lies in the past: the demo connection starts before it.
         connection = connection.model_copy(
-            update={"sync_from": min(connection.sync_from, DEMO_DAY)}
+            update={"sync_from": min(connection.sync_from, DEMO_START)}
         )
         await store.put(connection)
     finally:
