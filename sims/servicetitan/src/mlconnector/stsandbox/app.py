@@ -365,6 +365,12 @@ def create_app(
             "maxCallsInAnySecond": {
                 name: account.store.max_calls_in_any_second() for name, account in tenants.items()
             },
+            # Calls per tenant and the seconds from the first to the last (benchmarks).
+            "calls": {name: len(a.store.call_times) for name, a in tenants.items()},
+            "callSpanSeconds": {
+                name: (a.store.call_times[-1] - a.store.call_times[0]) if a.store.call_times else 0
+                for name, a in tenants.items()
+            },
         }
 
     @app.get("/healthz")
