@@ -22,10 +22,12 @@ up: setup
 test: setup
 	$(UV) run --frozen pytest
 
-# Figures, not a test: the mapper's events/s beside a bare nats-py loop (bench/mapper/run.py).
+# Figures, not a test: the mapper's events/s beside a bare nats-py loop (bench/mapper/run.py);
+# st-ingest's backfill records/s beside a bare fetch -> publish loop, and calls/s (bench/ingest).
 .PHONY: bench
 bench: setup
 	$(UV) run --frozen python -m bench.mapper $(BENCH_ARGS)
+	$(UV) run --frozen python -m bench.ingest
 
 lint: setup
 	$(UV) run --frozen ruff check .

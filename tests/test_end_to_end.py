@@ -7,6 +7,7 @@ ServiceTitan sandbox -> st-ingest -> ST_EVENTS -> mapper -> QB_COMMANDS -> qbwc-
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import os
 import subprocess
@@ -23,6 +24,7 @@ import pytest
 from mlconnector.common.connections import Connection, ConnectionStore
 from mlconnector.common.streams import declare_all
 from mlconnector.qbsim.company import Company
+from mlconnector.stsandbox.seed import DAY
 
 from .conftest import StartService, free_port
 
@@ -38,7 +40,10 @@ async def _add_connection(nats_url: str) -> None:
     js = nc.jetstream()
     await declare_all(js)
     store = await ConnectionStore.open(js)
-    await store.put(Connection.create("demo", TENANT, "demo-qb", PASSWORD))
+    connection = Connection.create("demo", TENANT, "demo-qb", PASSWORD)
+    # The sandbox's demo day is in the past (its bills a week earlier); records before a
+    # connection's start are skipped.
+    await store.put(connection.model_copy(update={"sync_from": DAY - dt.timedelta(days=31)}))
     await nc.close()
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import datetime as dt
 import json
 import os
 import signal
@@ -81,7 +82,7 @@ async def test_webhook_triggers_an_immediate_poll(
                 "id": "evt-1",
                 "type": "tn.acc.invoice-posted",
                 "source": "https://webhooks.servicetitan.io",
-                "time": "2025-03-14T23:00:00Z",
+                "time": dt.datetime.now(dt.UTC).isoformat(),
                 "data": {"invoice": {"id": 5030}, "tenantId": 1234567, "tenantName": "Demo"},
             }
             body = json.dumps(event).encode()
@@ -101,6 +102,16 @@ async def test_webhook_triggers_an_immediate_poll(
             assert last[2]["st_id"] == 5030
             assert last[2]["record"]["total"] == "216.05"
             assert sandbox.store.token_requests == 1
+            # ServiceTitan retries a webhook: the same CloudEvent id is not a second nudge.
+            polls = (await web.get("/healthz")).json()["polls"]
+            again = await web.post(
+                "/webhooks/servicetitan/1234567",
+                content=body,
+                headers={"X-ST-Signature": signature_of(SECRET, body)},
+            )
+            assert (again.status_code, again.json()["status"]) == (200, "duplicate")
+            await asyncio.sleep(0.5)
+            assert (await web.get("/healthz")).json()["polls"] == polls
     finally:
         stop.set()
         await asyncio.wait_for(service, 15)

@@ -56,6 +56,8 @@ async def poller(client: StClient, js: JetStreamContext, broker: NatsBroker) -> 
         await js.key_value(KV_WATERMARKS),
         TENANT,
         list_page_size=2,
+        # No back-off between polls: these tests poll again at once.
+        poll_seconds=0,
     )
 
 
@@ -81,17 +83,18 @@ async def test_first_poll_publishes_the_day(
     assert report.published == FIRST_POLL_COUNT
 
     events = await stored_events(js)
-    assert [msg_id for _, msg_id, _ in events] == FIRST_POLL_IDS
-    assert [subject for subject, _, _ in events] == (
-        ["st.events.1234567.customer"] * 4
-        + ["st.events.1234567.vendor"] * 3
-        + ["st.events.1234567.invoice"] * 5
-        + ["st.events.1234567.payment"] * 3
-        + ["st.events.1234567.bill"] * 2
-    )
-    for _, msg_id, event in events:
+    ids = [msg_id for _, msg_id, _ in events]
+    # Feeds are read together (parties first, then transactions): each feed's events in
+    # its own order, every party before any transaction.
+    assert sorted(ids) == sorted(FIRST_POLL_IDS)
+    for entity in ("customer", "vendor", "invoice", "payment", "bill"):
+        mine = [i for i in ids if i.split(":")[1] == entity]
+        assert mine == [i for i in FIRST_POLL_IDS if i.split(":")[1] == entity]
+    assert {i.split(":")[1] for i in ids[:7]} == {"customer", "vendor"}
+    for subject, msg_id, event in events:
+        assert subject == f"st.events.1234567.{event['entity']}"
         assert msg_id == f"{event['tenant']}:{event['entity']}:{event['st_id']}:{event['version']}"
-    demo = events[7][2]
+    demo = next(e for _, i, e in events if i == "1234567:invoice:5001:2025-03-14T22:00:01+00:00")
     assert demo["source"] == "export"
     assert demo["raw"] == sandbox.store.get("invoices", 5001)
     record = demo["record"]
@@ -105,7 +108,8 @@ async def test_first_poll_publishes_the_day(
         ("Labor", "250.00", False),
         ("PVC-075", "146.00", True),
     ]
-    assert events[0][2]["record"]["name"] == "Hernandez, Maria"
+    first_customer = next(e for _, i, e in events if i.startswith("1234567:customer:1001:"))
+    assert first_customer["record"]["name"] == "Hernandez, Maria"
 
     watermarks = await js.key_value(KV_WATERMARKS)
     for feed in ("customers", "invoices", "payments", "inventory-bills"):
@@ -344,7 +348,15 @@ async def test_tenant_without_inventory_module_still_gets_accounting(
     # The vendor list is read in full the next time; nothing else is published twice.
     again = await poller.poll_once()
     assert (again.published, again.feeds["vendors"].published) == (3, 3)
-    assert len(await stored_events(js)) == FIRST_POLL_COUNT
+    stored = await stored_events(js)
+    assert len([s for s, _, _ in stored if s.startswith("st.events.")]) == FIRST_POLL_COUNT
+    # The refused module was reported at once, and its recovery too.
+    reports = [(s, e["state"], e["error"]) for s, _, e in stored if s.startswith("st.feeds.")]
+    assert [(s, state) for s, state, _ in reports] == [
+        ("st.feeds.1234567.vendor", "forbidden"),
+        ("st.feeds.1234567.vendor", "ok"),
+    ]
+    assert "HTTP 403" in str(reports[0][2])
 
 
 @pytest.mark.nats

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -15,6 +16,8 @@ from mlconnector.ingest.settings import IngestSettings
 from mlconnector.ingest.webhooks import MAX_BODY_BYTES, signature_of
 
 SECRET = "k" * 40
+# The clock the app sees: a minute after the event was sent.
+NOW = dt.datetime(2025, 3, 14, 22, 1, 1, tzinfo=dt.UTC)
 URL = "/webhooks/servicetitan/1234567"
 
 EVENT: dict[str, Any] = {
@@ -51,7 +54,7 @@ def triggers() -> Triggers:
 
 @pytest.fixture
 async def web(triggers: Triggers) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings(), triggers)
+    app = create_app(settings(), triggers, now=lambda: NOW)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://ingest") as client:
         yield client
@@ -99,7 +102,7 @@ async def test_missing_signature(web: httpx.AsyncClient, triggers: Triggers) -> 
 
 
 async def test_no_secret_configured_refuses(triggers: Triggers) -> None:
-    app = create_app(settings(secret=None), triggers)
+    app = create_app(settings(secret=None), triggers, now=lambda: NOW)
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://ingest"
     ) as web:
@@ -112,7 +115,7 @@ async def test_no_secret_configured_refuses(triggers: Triggers) -> None:
 
 
 async def test_configurable_header_name(triggers: Triggers) -> None:
-    app = create_app(settings(header="ST-Signature"), triggers)
+    app = create_app(settings(header="ST-Signature"), triggers, now=lambda: NOW)
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://ingest"
     ) as web:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import os
 import secrets
 import socket
@@ -19,8 +20,12 @@ from mlconnector.common.connections import Connection, ConnectionStore
 from mlconnector.common.natsserver import EmbeddedNats
 from mlconnector.common.passwords import hash_password
 from mlconnector.common.streams import declare_all
+from mlconnector.stsandbox import seed
 
 DEMO_CONNECTION = "demo"
+# The demo day's bills are dated up to a week before it: the demo connection starts a month
+# before the day, so all of the seeded day posts.
+DEMO_START = seed.DAY - dt.timedelta(days=31)
 DEMO_USER = "demo"
 
 
@@ -66,6 +71,10 @@ async def _ensure_demo_connection(nats_url: str, tenant: str, password: str) -> 
             # A fresh password each run: only its hash is stored, and the simulated Web
             # Connector gets the plaintext through its environment.
             connection = existing.model_copy(update={"password_hash": hash_password(password)})
+        # The sandbox's demo day lies in the past: the demo connection starts before it.
+        connection = connection.model_copy(
+            update={"sync_from": min(connection.sync_from, DEMO_START)}
+        )
         await store.put(connection)
     finally:
         await nc.close()

@@ -28,6 +28,12 @@ class Connection(BaseModel):
     owner_id: str = Field(default_factory=lambda: "{" + str(uuid.uuid4()).upper() + "}")
     file_id: str = Field(default_factory=lambda: "{" + str(uuid.uuid4()).upper() + "}")
     created_at: dt.datetime = Field(default_factory=lambda: dt.datetime.now(dt.UTC))
+    # Declared after created_at: its default is the (UTC) day the connection was created, also
+    # for connections stored before the field existed.
+    sync_from: dt.date = Field(
+        default_factory=lambda data: data["created_at"].astimezone(dt.UTC).date(),
+        description="transactions dated before this day are never posted (backfill lowers it)",
+    )
     mapping: MappingSettings = Field(default_factory=MappingSettings)
     retry_sessions: int = Field(
         default=5,

@@ -318,7 +318,32 @@ class Outcome(Envelope):
 
 
 class QbChange(Envelope):
-    """A customer or vendor that changed inside QuickBooks."""
+    """A customer or vendor that changed inside QuickBooks (published by the gateway on
+    `qb.changes.<connection>.<entity>`, stream QB_CHANGES, message id `change_id`); st-ingest
+    writes it to ServiceTitan (PATCH, or POST for one ServiceTitan does not have yet when the
+    connection's mapping says `create_in_servicetitan`).
+
+    `name` is QuickBooks' Name (not FullName); `active` its IsActive; `edit_sequence` orders
+    changes of one ListID (a change not newer than the last one written is ignored).
+    `data` carries the rest, keys named like QuickBooks' CustomerRet/VendorRet elements, each
+    absent when QuickBooks has no value (all strings unless said otherwise):
+
+    - "address": {"Addr1".."Addr5", "City", "State", "PostalCode", "Country"}, the
+      BillAddress (customers) or VendorAddress (vendors) element's children as QuickBooks
+      answered them. The mapper writes Addr1 = the name, Addr2 = street, Addr3 = unit;
+      st-ingest reads them back that way (an Addr1 equal to the name is the addressee).
+    - "phone", "email": Phone and Email. "first_name", "last_name": FirstName/LastName
+      (vendors: ServiceTitan's contact name). "company_name": CompanyName.
+    - "parent_list_id": ParentRef/ListID of a job (sub-customer): ServiceTitan locations are
+      not written back, so st-ingest ignores such changes.
+    - "st_id": int, the ServiceTitan id when the gateway knows it (the id map); without it
+      st-ingest finds it from the outcomes that posted the ListID.
+    - "time_modified": TimeModified as QuickBooks reported it (ISO 8601, local time).
+
+    Changes ml-connector made itself are never published: the gateway recognises them by the
+    EditSequence its own Add/Mod answered for that ListID (IdMapping.edit_sequence in the id
+    map): a queried record whose EditSequence equals it was last written by ml-connector.
+    """
 
     connection: str
     entity: Literal["customer", "vendor"]
@@ -384,3 +409,42 @@ class FeedReport(Envelope):
     @property
     def report_id(self) -> str:
         return f"{self.tenant}:{self.entity}:{self.at.isoformat()}"
+
+
+WriteBackAction = Literal["mark_exported", "payment_status", "update", "create"]
+
+
+class WriteBack(Envelope):
+    """What st-ingest wrote (or could not write) to ServiceTitan for one record, published on
+    `st.writeback.<tenant>.<entity>` (stream ST_EVENTS) so that audit can show it on the
+    record's trail.
+
+    `action`: "mark_exported" (invoices/markasexported with the TxnID as externalId, or
+    inventory-bills/markasexported), "payment_status" (payments/status Exported), "update"
+    (a QuickBooks customer/vendor change PATCHed into ServiceTitan), "create" (POSTed).
+    `status`: "done"; "retrying" (ServiceTitan refused it or did not answer; `attempt` of
+    `max_attempts`, tried again); "failed" (given up: `error` says why, in plain words).
+    `source_id` is what caused it: the outcome id (`<command id>:<attempt>`) or the QbChange
+    id. `qb_id` is the QuickBooks TxnID/ListID concerned.
+    """
+
+    connection: str
+    tenant: str
+    entity: EntityName
+    st_id: int | None = Field(description="ServiceTitan id; None for a POST that failed")
+    action: WriteBackAction
+    status: Literal["done", "retrying", "failed"]
+    qb_id: str | None = None
+    source_id: str = ""
+    attempt: int = Field(default=1, ge=1)
+    max_attempts: int = Field(default=1, ge=1)
+    error: str | None = None
+    at: dt.datetime = Field(default_factory=utcnow)
+
+    @property
+    def write_id(self) -> str:
+        """The Nats-Msg-Id: one message per record, action, cause, attempt and status."""
+        return (
+            f"{self.tenant}:{self.entity}:{self.st_id}:{self.action}:{self.source_id}:"
+            f"{self.attempt}:{self.status}"
+        )

@@ -202,6 +202,29 @@ class MappingSettings(BaseModel):
         description="post invoices to a Customer:Job per ServiceTitan location (created on demand)",
     )
 
+    # --- back to ServiceTitan (st-ingest) ---------------------------------------------------
+    mark_invoices_exported: bool = Field(
+        default=True,
+        description="once QuickBooks has an invoice, mark it exported in ServiceTitan "
+        "(invoices/markasexported, the QuickBooks TxnID as externalId)",
+    )
+    mark_bills_exported: bool = Field(
+        default=True,
+        description="once QuickBooks has an inventory bill, mark it exported in ServiceTitan",
+    )
+    mark_payments_exported: bool = Field(
+        default=True,
+        description="once QuickBooks has a payment, set its ServiceTitan status to Exported",
+    )
+    update_servicetitan: bool = Field(
+        default=True,
+        description="write customer and vendor edits made in QuickBooks to ServiceTitan",
+    )
+    create_in_servicetitan: bool = Field(
+        default=False,
+        description="add customers and vendors created in QuickBooks to ServiceTitan",
+    )
+
     @classmethod
     def from_yaml_text(cls, text: str) -> MappingSettings:
         """Parse a mapping file; raise MappingSettingsError naming every bad field."""

@@ -12,6 +12,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from mlconnector.common.money import Money
 
+# ServiceTitan ids are int64 in every one of its documents (`"format": "int64"`); Python's int
+# holds them exactly, and this bound refuses what no ServiceTitan id can be.
+INT64_MAX = 2**63 - 1
+StId = Annotated[int, Field(ge=0, le=INT64_MAX)]
+
 EntityName = Literal["customer", "vendor", "invoice", "payment", "bill"]
 
 
@@ -29,7 +34,7 @@ class Address(Canonical):
 
 
 class GLAccount(Canonical):
-    id: int | None = None
+    id: StId | None = None
     name: str
     number: str | None = None
     type: str | None = None
@@ -39,7 +44,7 @@ class Party(Canonical):
     """A customer or vendor."""
 
     kind: Literal["customer", "vendor"]
-    st_id: int
+    st_id: StId
     name: str
     active: bool = True
     email: str | None = None
@@ -49,7 +54,7 @@ class Party(Canonical):
 
 
 class InvoiceLine(Canonical):
-    st_id: int
+    st_id: StId
     sku_name: str
     description: str = ""
     quantity: Money
@@ -62,11 +67,11 @@ class InvoiceLine(Canonical):
 
 class Invoice(Canonical):
     kind: Literal["invoice"] = "invoice"
-    st_id: int
+    st_id: StId
     number: str
-    customer_st_id: int
+    customer_st_id: StId
     customer_name: str
-    location_st_id: int | None = None
+    location_st_id: StId | None = None
     location_name: str | None = None
     invoice_date: dt.date
     due_date: dt.date | None = None
@@ -85,14 +90,14 @@ class Invoice(Canonical):
 
 
 class PaymentApplication(Canonical):
-    invoice_st_id: int
+    invoice_st_id: StId
     amount: Money
 
 
 class Payment(Canonical):
     kind: Literal["payment"] = "payment"
-    st_id: int
-    customer_st_id: int
+    st_id: StId
+    customer_st_id: StId
     customer_name: str
     payment_date: dt.date
     reference: str = ""
@@ -105,7 +110,7 @@ class Payment(Canonical):
 
 
 class BillLine(Canonical):
-    st_id: int
+    st_id: StId
     sku_name: str
     description: str = ""
     quantity: Money
@@ -115,9 +120,9 @@ class BillLine(Canonical):
 
 class Bill(Canonical):
     kind: Literal["bill"] = "bill"
-    st_id: int
+    st_id: StId
     reference: str
-    vendor_st_id: int
+    vendor_st_id: StId
     vendor_name: str
     bill_date: dt.date
     due_date: dt.date | None = None

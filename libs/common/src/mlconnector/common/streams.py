@@ -36,10 +36,10 @@ class StreamDef:
     subjects: tuple[str, ...]
 
 
-# ST_EVENTS also carries st-ingest's unreadable records (`st.rejected.`) and feed reports
-# (`st.feeds.`); QB_OUTCOMES the gateway's session reports (`qb.sessions.`). Each consumer
-# filters the subjects it reads.
-ST_EVENTS = StreamDef("ST_EVENTS", ("st.events.>", "st.rejected.>", "st.feeds.>"))
+# ST_EVENTS also carries st-ingest's unreadable records (`st.rejected.`), feed reports
+# (`st.feeds.`) and what it wrote back to ServiceTitan (`st.writeback.`); QB_OUTCOMES the
+# gateway's session reports (`qb.sessions.`). Each consumer filters the subjects it reads.
+ST_EVENTS = StreamDef("ST_EVENTS", ("st.events.>", "st.rejected.>", "st.feeds.>", "st.writeback.>"))
 QB_COMMANDS = StreamDef("QB_COMMANDS", ("qb.commands.>",))
 QB_OUTCOMES = StreamDef("QB_OUTCOMES", ("qb.outcomes.>", "qb.sessions.>"))
 QB_CHANGES = StreamDef("QB_CHANGES", ("qb.changes.>",))
@@ -53,6 +53,15 @@ KV_WATERMARKS = "watermarks"
 # (mlconnector.gateway.ledger). One value per key (history 1) and direct gets, so that a
 # connection's whole ledger reads in one request.
 KV_WORK = "qbwc-work"
+# st-ingest's own state: ServiceTitan client credentials per connection (encrypted,
+# mlconnector.common.credentials), the per-tenant call windows of the shared rate limiter,
+# webhook CloudEvent ids already accepted (kept a day), and feed leases/health, backfills,
+# its own writes to ServiceTitan (so they are not echoed back) and QuickBooks ListID links.
+KV_CREDENTIALS = "st-credentials"
+KV_RATE_LIMITS = "st-rate-limits"
+KV_WEBHOOK_IDS = "st-webhook-ids"
+KV_ST_STATE = "st-state"
+WEBHOOK_IDS_TTL_SECONDS = 24 * 3600
 SESSION_TTL_SECONDS = 3600
 
 
@@ -69,6 +78,10 @@ ALL_BUCKETS: dict[str, BucketDef] = {
     KV_ID_MAP: BucketDef(),
     KV_WATERMARKS: BucketDef(),
     KV_WORK: BucketDef(history=1, direct=True),
+    KV_CREDENTIALS: BucketDef(),
+    KV_RATE_LIMITS: BucketDef(),
+    KV_WEBHOOK_IDS: BucketDef(ttl=WEBHOOK_IDS_TTL_SECONDS),
+    KV_ST_STATE: BucketDef(),
 }
 
 
@@ -98,6 +111,10 @@ def session_subject(connection: str) -> str:
 
 def feed_subject(tenant: str, entity: str) -> str:
     return f"st.feeds.{tenant}.{entity}"
+
+
+def writeback_subject(tenant: str, entity: str) -> str:
+    return f"st.writeback.{tenant}.{entity}"
 
 
 async def declare_all(js: JetStreamContext) -> None:

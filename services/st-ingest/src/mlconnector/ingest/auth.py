@@ -41,6 +41,8 @@ class TokenProvider:
         # Concurrent callers (poll loop and a webhook-triggered poll) share one request.
         self._lock = asyncio.Lock()
         self.requests = 0
+        # The scopes the last token carries (space-separated, as the auth server answers).
+        self.scope = ""
 
     async def token(self) -> str:
         async with self._lock:
@@ -84,6 +86,7 @@ class TokenProvider:
             ) from exc
         self._token = token
         self._expires_at = self._clock() + lifetime
+        self.scope = str(body.get("scope") or "")
         log.info("got a ServiceTitan access token valid for %.0f s", lifetime)
         return token
 

@@ -15,6 +15,7 @@ from typing import Any, Literal
 import httpx
 
 from mlconnector.ingest.auth import TokenProvider
+from mlconnector.ingest.limiter import SharedRateLimiter
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +84,28 @@ def retry_after_seconds(answer: httpx.Response, now: dt.datetime | None = None) 
     return None
 
 
+WRITE_PATHS = {
+    "invoices/markasexported": "/accounting/v2/tenant/{tenant}/invoices/markasexported",
+    "inventory-bills/markasexported": (
+        "/accounting/v2/tenant/{tenant}/inventory-bills/markasexported"
+    ),
+    "payments/status": "/accounting/v2/tenant/{tenant}/payments/status",
+    "customers": "/crm/v2/tenant/{tenant}/customers",
+    "customer": "/crm/v2/tenant/{tenant}/customers/{id}",
+    "vendors": "/inventory/v2/tenant/{tenant}/vendors",
+    "vendor": "/inventory/v2/tenant/{tenant}/vendors/{id}",
+}
+# A create (POST) is retried only when ServiceTitan refused it before doing anything (429
+# throttled, 409 maintenance): after a 5xx or a lost answer it may exist already.
+RETRYABLE_BEFORE_DOING = {409, 429}
+
+
 class StClient:
+    """Calls to one tenant: bearer token, ST-App-Key, the shared rate limiter before every
+    attempt, retries (429 honouring Retry-After, 409 maintenance, 5xx, transport errors) with
+    equal-jitter backoff, one re-authentication on 401. Errors raise `StApiError` with a
+    sentence for the operator; `StRetriesExhausted` after `max_retries`."""
+
     def __init__(
         self,
         http: httpx.AsyncClient,
@@ -96,6 +118,7 @@ class StClient:
         backoff_max: float = 60.0,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rng: Callable[[], float] = random.random,
+        limiter: SharedRateLimiter | None = None,
     ) -> None:
         self._http = http
         self._tokens = tokens
@@ -107,7 +130,9 @@ class StClient:
         self._backoff_max = backoff_max
         self._sleep = sleep
         self._rng = rng
+        self._limiter = limiter
         self.retries = 0
+        self.calls = 0
 
     def _backoff(self, attempt: int) -> float:
         # "Equal jitter": at least half the exponential step, so a retry never fires at once,
@@ -116,25 +141,52 @@ class StClient:
         return step / 2 + self._rng() * step / 2
 
     async def get_json(self, path: str, params: dict[str, str] | None = None) -> Any:
-        url = self._base + path.format(tenant=self.tenant)
+        return await self.call("GET", path, params=params)
+
+    async def call(
+        self,
+        method: str,
+        path: str,
+        params: dict[str, str] | None = None,
+        body: Any = None,
+        idempotent: bool = True,
+        record_id: int | None = None,
+    ) -> Any:
+        """One API call (`path` with `{tenant}` and `{id}`); its JSON answer, or None when the
+        answer has no body (payments/status)."""
+        url = self._base + path.format(tenant=self.tenant, id=record_id)
         reauthenticated = False
         attempt = 0
         while True:
             token = await self._tokens.token()
             headers = {"Authorization": f"Bearer {token}", "ST-App-Key": self._app_key}
+            if self._limiter is not None:
+                await self._limiter.acquire()
+            self.calls += 1
             try:
-                answer = await self._http.get(url, params=params, headers=headers)
+                answer = await self._http.request(
+                    method, url, params=params, headers=headers, json=body
+                )
             except httpx.TransportError as exc:
+                if not idempotent:
+                    raise StApiError(
+                        f"{method} {url}: ServiceTitan did not answer ({type(exc).__name__}); "
+                        "not sent again, since it may have been done",
+                        None,
+                        url,
+                    ) from exc
                 problem = f"cannot reach ServiceTitan ({type(exc).__name__}: {exc})"
                 delay = self._backoff(attempt)
                 status: int | None = None
             else:
                 if answer.status_code == 200:
+                    if not answer.content:
+                        return None
                     try:
                         return answer.json()
                     except ValueError as exc:
                         raise StApiError(
-                            f"GET {url} answered 200 with a body that is not JSON", 200, url
+                            f"{method} {url} answered 200 with a body that is not JSON", 200, url
                         ) from exc
                 status = answer.status_code
                 if status == 401 and not reauthenticated:
@@ -142,13 +194,14 @@ class StClient:
                     self._tokens.invalidate()
                     reauthenticated = True
                     continue
-                if status not in RETRYABLE:
-                    raise StApiError(_explain(status, url, answer), status, url)
+                retryable = RETRYABLE if idempotent else RETRYABLE_BEFORE_DOING
+                if status not in retryable:
+                    raise StApiError(_explain(status, url, answer, method), status, url)
                 asked = retry_after_seconds(answer)
                 delay = (
                     min(asked, self._backoff_max) if asked is not None else self._backoff(attempt)
                 )
-                problem = _explain(status, url, answer)
+                problem = _explain(status, url, answer, method)
             if attempt >= self._max_retries:
                 raise StRetriesExhausted(
                     f"gave up after {attempt + 1} attempts: {problem}", status, url
@@ -184,8 +237,78 @@ class StClient:
                 f"{feed} list answered without page/hasMore/data: {str(body)[:200]}"
             ) from exc
 
+    # --- write-back (tenant-accounting-v2.json) --------------------------------------------
 
-def _explain(status: int, url: str, answer: httpx.Response) -> str:
+    async def mark_invoices_exported(
+        self, items: list[tuple[int, str | None, str | None]]
+    ) -> dict[int, str | None]:
+        """Invoices_MarkAsExported for (invoiceId, externalId, externalMessage) items:
+        invoice id -> None (marked) or ServiceTitan's errorMessage."""
+        body = [
+            {"invoiceId": invoice_id, "externalId": external_id, "externalMessage": message}
+            for invoice_id, external_id, message in items
+        ]
+        answer = await self.call("POST", WRITE_PATHS["invoices/markasexported"], body=body)
+        return _per_item(answer, "invoiceId", [i for i, _, _ in items])
+
+    async def mark_bills_exported(self, bill_ids: list[int]) -> dict[int, str | None]:
+        """InventoryBills_MarkAsExported: bill id -> None (marked) or the errorMessage."""
+        answer = await self.call(
+            "POST",
+            WRITE_PATHS["inventory-bills/markasexported"],
+            body={"inventoryBillIds": bill_ids},
+        )
+        return _per_item(answer, "inventoryBillId", bill_ids)
+
+    async def set_payment_status(self, payment_ids: list[int], status: str) -> None:
+        """Payments_UpdateStatus ({paymentIds, status}); all or nothing (400 names why)."""
+        await self.call(
+            "POST",
+            WRITE_PATHS["payments/status"],
+            body={"paymentIds": payment_ids, "status": status},
+        )
+
+    # --- customers and vendors (tenant-crm-v2.json, tenant-inventory-v2.json) --------------
+
+    async def get_record(self, kind: Literal["customer", "vendor"], record_id: int) -> Any:
+        return await self.call("GET", WRITE_PATHS[kind], record_id=record_id)
+
+    async def update_record(
+        self, kind: Literal["customer", "vendor"], record_id: int, body: dict[str, Any]
+    ) -> Any:
+        """Customers_Update (answers the customer) / Vendors_Update (answers {id})."""
+        return await self.call("PATCH", WRITE_PATHS[kind], body=body, record_id=record_id)
+
+    async def create_record(self, kind: Literal["customer", "vendor"], body: dict[str, Any]) -> int:
+        """Customers_Create / Vendors_Create; the new record's id."""
+        answer = await self.call("POST", WRITE_PATHS[f"{kind}s"], body=body, idempotent=False)
+        try:
+            return int(answer["id"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise StApiError(
+                f"creating a {kind} answered without an id: {str(answer)[:200]}"
+            ) from exc
+
+
+def _per_item(answer: Any, key: str, asked: list[int]) -> dict[int, str | None]:
+    """Per-item {<key>, success, errorMessage} -> id -> None or the error; an item ServiceTitan
+    did not answer for counts as failed."""
+    results: dict[int, str | None] = {
+        item_id: "ServiceTitan did not answer for this record" for item_id in asked
+    }
+    if not isinstance(answer, list):
+        raise StApiError(f"the write-back call answered {str(answer)[:200]} instead of a list")
+    for item in answer:
+        if not isinstance(item, dict) or not isinstance(item.get(key), int):
+            continue
+        if item.get("success") is True:
+            results[item[key]] = None
+        else:
+            results[item[key]] = str(item.get("errorMessage") or "refused without a reason")
+    return results
+
+
+def _explain(status: int, url: str, answer: httpx.Response, method: str = "GET") -> str:
     detail = _detail(answer)
     what = {
         400: "ServiceTitan rejected the request",
@@ -198,7 +321,7 @@ def _explain(status: int, url: str, answer: httpx.Response) -> str:
         409: "ServiceTitan tenant is suspended for maintenance",
         429: "ServiceTitan rate limit reached",
     }.get(status, "ServiceTitan error")
-    return f"GET {url}: HTTP {status}, {what}" + (f" ({detail})" if detail else "")
+    return f"{method} {url}: HTTP {status}, {what}" + (f" ({detail})" if detail else "")
 
 
 def _detail(answer: httpx.Response) -> str:

@@ -4,24 +4,28 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
 import logging
+import os
 import signal
+import socket
 import sys
+import uuid
 from collections.abc import Iterator
 
 import httpx
 import uvicorn
 
 from mlconnector.common.broker import jetstream, make_broker
-from mlconnector.common.streams import KV_WATERMARKS, check_token, declare_all
+from mlconnector.common.idmap import IdMap
+from mlconnector.common.streams import KV_ST_STATE, KV_WEBHOOK_IDS, check_token, declare_all
 from mlconnector.common.telemetry import make_tracer_provider
 from mlconnector.ingest.app import create_app
-from mlconnector.ingest.auth import TokenProvider
-from mlconnector.ingest.client import StClient
-from mlconnector.ingest.poller import ExportPoller, PollScheduler
+from mlconnector.ingest.changes import ChangeWriter
 from mlconnector.ingest.publisher import EventPublisher
 from mlconnector.ingest.settings import IngestSettings
+from mlconnector.ingest.state import StState
+from mlconnector.ingest.tenants import TenantDirectory
+from mlconnector.ingest.writeback import WriteBackWorker
 
 log = logging.getLogger("mlconnector.ingest")
 
@@ -37,6 +41,10 @@ class _Server(uvicorn.Server):
 
 
 def check_settings(settings: IngestSettings) -> None:
+    """ST_TENANT (the embedded single-tenant default) needs its three credentials; without
+    ST_TENANT st-ingest serves the connections' tenants with their stored credentials."""
+    if not settings.st_tenant:
+        return
     missing = [
         name
         for name, value in (
@@ -67,35 +75,27 @@ async def run(settings: IngestSettings, stop: asyncio.Event | None = None) -> No
     broker = make_broker(settings, "st-ingest", tracer_provider=provider)
     await broker.connect()
     http = httpx.AsyncClient(timeout=settings.st_http_timeout_seconds)
+    directory: TenantDirectory | None = None
+    workers: list[asyncio.Task[None]] = []
     try:
         # Publishing goes through the broker (traces); KV and stream declaration use its
         # JetStream context directly, on the same connection.
         js = jetstream(broker)
         await declare_all(js)
-        tokens = TokenProvider(
-            http,
-            settings.st_auth_url,
-            settings.st_client_id,
-            settings.st_client_secret.get_secret_value(),
+        publisher = EventPublisher(broker)
+        owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        state = StState(await js.key_value(KV_ST_STATE), owner)
+        directory = TenantDirectory(settings, js, http, publisher, state)
+        await directory.refresh()
+        served = directory
+        app = create_app(
+            settings,
+            served.trigger,
+            secret_of=served.webhook_secret,
+            served=lambda tenant: tenant in served.tenants,
+            seen=await js.key_value(KV_WEBHOOK_IDS),
+            health=served.health,
         )
-        client = StClient(
-            http,
-            tokens,
-            settings.st_api_base_url,
-            settings.st_app_key,
-            settings.st_tenant,
-            max_retries=settings.st_max_retries,
-        )
-        poller = ExportPoller(
-            client,
-            EventPublisher(broker),
-            await js.key_value(KV_WATERMARKS),
-            settings.st_tenant,
-            list_page_size=settings.st_list_page_size,
-            list_overlap=dt.timedelta(seconds=settings.st_list_overlap_seconds),
-        )
-        scheduler = PollScheduler(poller, settings.st_poll_seconds)
-        app = create_app(settings, lambda _tenant: scheduler.trigger(), scheduler)
         server = _Server(
             uvicorn.Config(
                 app,
@@ -114,26 +114,52 @@ async def run(settings: IngestSettings, stop: asyncio.Event | None = None) -> No
                 stop.set()
 
         log.info(
-            "st-ingest for tenant %s on http://%s:%s, polling every %.0f s",
-            settings.st_tenant,
+            "st-ingest on http://%s:%s for tenants %s, polling every %.0f s",
             settings.host,
             settings.port,
+            ", ".join(sorted(directory.tenants)) or "(none yet)",
             settings.st_poll_seconds,
         )
+        writeback = WriteBackWorker(
+            js,
+            directory,
+            publisher,
+            state,
+            attempts=settings.st_writeback_attempts,
+            retry_seconds=settings.st_writeback_retry_seconds,
+        )
+        changes = ChangeWriter(
+            js,
+            directory,
+            publisher,
+            state,
+            await IdMap.open(js),
+            attempts=settings.st_writeback_attempts,
+            retry_seconds=settings.st_writeback_retry_seconds,
+        )
         serving = asyncio.create_task(serve())
-        polling = asyncio.create_task(scheduler.run(stop))
+        workers = [
+            asyncio.create_task(directory.run(stop)),
+            asyncio.create_task(writeback.run(stop)),
+            asyncio.create_task(changes.run(stop)),
+        ]
         await stop.wait()
         server.should_exit = True
-        try:
-            # Let a poll in progress finish its page; cutting it short is safe too (the
-            # watermark moves only after a page's events are stored), just slower next time.
-            await asyncio.wait_for(asyncio.shield(polling), STOP_GRACE_SECONDS)
-        except TimeoutError:
-            polling.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await polling
+        # Let polls in progress finish their page; cutting them short is safe too (a
+        # watermark moves only after a page's events are stored), just slower next time.
+        await directory.stop_all()
+        _done, pending = await asyncio.wait(workers, timeout=STOP_GRACE_SECONDS)
+        for task in pending:
+            task.cancel()
         await serving
     finally:
+        for task in workers:
+            if not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+        if directory is not None:
+            await directory.stop_all()
         await http.aclose()
         await broker.stop()  # drains: publishes already started reach the server
         provider.shutdown()

@@ -5,34 +5,50 @@ token, `<tenant>.list.vendors` the vendor list's modified-since mark. A mark mov
 the page's events are stored, so a crash re-reads a page and JetStream's de-duplication (event
 ids `<tenant>:<entity>:<id>:<modifiedOn>`) makes the re-publish a no-op.
 
-Feeds run in dependency order: customers and vendors before the invoices, payments and bills
-that refer to them (the gateway resolves references late anyway; this just saves waiting).
+Customers and vendors are polled first (together), then invoices, payments and bills
+(together): the gateway resolves references late anyway, this just saves waiting. Within a
+feed the next page is fetched while the current one is published (all its events at once),
+so a backlog keeps ServiceTitan's 60 calls/s busy rather than waiting on acknowledgements.
+
+Transactions dated before the tenant's start date (the earliest `sync_from` of its
+connections) are never published; customers and vendors flow from the beginning, since new
+transactions refer to old ones. A backfill (`mlconnector backfill`) reads the transaction
+exports again from a date, with its own continuation tokens.
+
+A feed that fails, repeats its continuation token or does not advance is backed off and
+reported (`FeedReport` on `st.feeds.<tenant>.<entity>`) while the other feeds go on.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import json
 import logging
-from collections.abc import Callable
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from nats.js.errors import KeyNotFoundError
 from nats.js.kv import KeyValue
 
+from mlconnector.common.envelopes import FeedReport as FeedStateReport
 from mlconnector.common.envelopes import StEvent, StRejection
-from mlconnector.common.models import EntityName, Record
+from mlconnector.common.models import Bill, EntityName, Invoice, Party, Payment, Record
+from mlconnector.ingest.auth import StAuthError
 from mlconnector.ingest.client import (
     EXPORT_PATHS,
     LIST_PATHS,
     ExportFeed,
+    ExportPage,
     ListFeed,
     StApiError,
     StClient,
 )
 from mlconnector.ingest.publisher import EventPublisher
+from mlconnector.ingest.state import FeedHealth, FeedState, StState, party_fingerprint
 from mlconnector.ingest.translate import (
     TranslationError,
     translate_bill,
@@ -85,6 +101,15 @@ def list_watermark_key(tenant: str, feed: ListFeed) -> str:
     return f"{tenant}.list.{feed}"
 
 
+PARTY_FEEDS = ("customers", "vendors")
+TRANSACTION_FEEDS = ("invoices", "payments", "inventory-bills")
+
+
+class FeedStuck(StApiError):
+    """The export answered `hasMore: true` with a continuation token it had already given:
+    reading on would loop on the same pages."""
+
+
 @dataclass
 class FeedReport:
     pages: int = 0
@@ -101,6 +126,13 @@ class FeedReport:
     rejected: int = 0
     # Why ServiceTitan did not answer this feed (its mark stays where it was).
     failure: str | None = None
+    # Transactions dated before the start date (never posted).
+    skipped_before_start: int = 0
+    # Customers/vendors st-ingest itself wrote to ServiceTitan, come back unchanged.
+    echoes: int = 0
+    # "ok", "stuck", "failing", "forbidden", "unauthorized"; "backing off" and "other
+    # replica" when this poll did not read the feed.
+    state: str = "ok"
 
 
 @dataclass
@@ -166,6 +198,23 @@ def st_timestamp(value: dt.datetime) -> str:
 SkipReason = Literal["inactive", "not posted"]
 
 
+def transaction_date(record: Record) -> dt.date | None:
+    """The accounting date a start date is compared with (parties have none)."""
+    if isinstance(record, Invoice):
+        return record.invoice_date
+    if isinstance(record, Payment):
+        return record.payment_date
+    if isinstance(record, Bill):
+        return record.bill_date
+    return None
+
+
+def st_date(day: dt.date) -> str:
+    """A day as an export's `from` takes it: midnight UTC (a date means modifiedOn on or
+    after it, tenant-accounting-v2.json `from`)."""
+    return st_timestamp(dt.datetime.combine(day, dt.time(), dt.UTC))
+
+
 def not_ready(feed: Feed, raw: Any) -> SkipReason | None:
     """Why a transaction must not be published yet (None: publish it).
 
@@ -228,6 +277,10 @@ class ListMark:
 
 
 class ExportPoller:
+    """Polls one tenant's feeds. `state` (KV st-state) adds what several replicas share:
+    leases (one replica per feed at a time), feed health and back-off, backfills, echoes.
+    `start_date()` answers the tenant's start date (None: no start date)."""
+
     def __init__(
         self,
         client: StClient,
@@ -237,6 +290,12 @@ class ExportPoller:
         list_page_size: int = DEFAULT_LIST_PAGE_SIZE,
         list_overlap: dt.timedelta = DEFAULT_LIST_OVERLAP,
         feeds: tuple[Feed, ...] = FEEDS,
+        state: StState | None = None,
+        start_date: Callable[[], dt.date | None] = lambda: None,
+        poll_seconds: float = 60.0,
+        max_backoff_seconds: float = 3600.0,
+        failures_before_report: int = 3,
+        lease_seconds: float = 120.0,
     ) -> None:
         self._client = client
         self._publisher = publisher
@@ -245,32 +304,136 @@ class ExportPoller:
         self._list_page_size = list_page_size
         self._list_overlap = list_overlap
         self._feeds = feeds
+        self._state = state
+        self._start_date = start_date
+        self._poll_seconds = poll_seconds
+        self._max_backoff = max_backoff_seconds
+        self._failures_before_report = failures_before_report
+        self._lease_seconds = lease_seconds
         # A webhook-triggered poll and the periodic one must not page the same feed at once.
         self._lock = asyncio.Lock()
+        # Health of each feed as this replica last saw it (for /healthz).
+        self.health: dict[str, FeedHealth] = {}
 
     async def poll_once(self) -> PollReport:
-        """Every feed once. A feed ServiceTitan refuses (say, 403: the tenant lacks the
+        """Every feed once: parties together, then transactions together, then a backfill
+        if one is asked for. A feed ServiceTitan refuses (say, 403: the tenant lacks the
         Inventory module) is reported in its FeedReport and the other feeds still run."""
         async with self._lock:
             report = PollReport(self.tenant)
             for feed in self._feeds:
-                feed_report = FeedReport()
-                report.feeds[feed.name] = feed_report
-                try:
-                    if feed.listed:
-                        await self._drain_list(feed, feed_report)
-                    else:
-                        await self._drain(feed, feed_report)
-                except StApiError as exc:
-                    feed_report.failure = str(exc)
-                    log.error(
-                        "tenant %s %s feed failed (the other feeds go on): %s",
-                        self.tenant,
-                        feed.name,
-                        exc,
-                    )
-                self._log(feed, feed_report)
+                report.feeds[feed.name] = FeedReport()
+            for group in (PARTY_FEEDS, TRANSACTION_FEEDS):
+                chosen = [feed for feed in self._feeds if feed.name in group]
+                await asyncio.gather(
+                    *(self._run(feed, report.feeds[feed.name], backfill=False) for feed in chosen)
+                )
+            await self._run_backfill(report)
             return report
+
+    async def _run_backfill(self, report: PollReport) -> None:
+        if self._state is None:
+            return
+        request = await self._state.backfill(self.tenant)
+        if request is None:
+            return
+        pending = [
+            feed
+            for feed in self._feeds
+            if feed.name in TRANSACTION_FEEDS and feed.name not in request.done
+        ]
+        runs = {feed.name: FeedReport() for feed in pending}
+        await asyncio.gather(*(self._run(feed, runs[feed.name], backfill=True) for feed in pending))
+        for name, run in runs.items():
+            report.feeds[f"backfill {name}"] = run
+
+    async def _run(self, feed: Feed, report: FeedReport, backfill: bool) -> None:
+        """One feed, with its lease, back-off and health; failures are reported, not raised."""
+        key = f"backfill-{feed.name}" if backfill else feed.name
+        state = self._state
+        health = (
+            await state.health(self.tenant, key) if state else self.health.get(key, FeedHealth())
+        )
+        if health.retry_at > time.time():
+            report.state = "backing off"
+            report.failure = health.error
+            self.health[key] = health
+            return
+        if state is not None and not await state.take_lease(self.tenant, key, self._lease_seconds):
+            report.state = "other replica"
+            return
+        outcome: FeedState = "ok"
+        try:
+            if backfill:
+                await self._drain_backfill(feed, report)
+            elif feed.listed:
+                await self._drain_list(feed, report)
+            else:
+                await self._drain(feed, report)
+        except FeedStuck as exc:
+            outcome, report.failure = "stuck", str(exc)
+        except StAuthError as exc:
+            outcome, report.failure = "unauthorized", str(exc)
+        except StApiError as exc:
+            report.failure = str(exc)
+            outcome = {401: "unauthorized", 403: "forbidden"}.get(exc.status or 0, "failing")  # type: ignore[assignment]
+        finally:
+            if state is not None:
+                await state.release_lease(self.tenant, key)
+        if report.failure:
+            log.error(
+                "tenant %s %s feed failed (the other feeds go on): %s",
+                self.tenant,
+                key,
+                report.failure,
+            )
+        await self._record_health(feed, key, health, outcome, report)
+        self._log(feed, report)
+
+    async def _record_health(
+        self, feed: Feed, key: str, health: FeedHealth, outcome: FeedState, report: FeedReport
+    ) -> None:
+        if outcome == "ok":
+            health = FeedHealth(reported=health.reported, reported_error=health.reported_error)
+        else:
+            failures = health.failures + 1
+            delay = min(self._max_backoff, self._poll_seconds * 2.0 ** (failures - 1))
+            health = health.model_copy(
+                update={
+                    "state": outcome,
+                    "failures": failures,
+                    "error": report.failure,
+                    "retry_at": time.time() + delay,
+                }
+            )
+        # A transient error is reported once it has lasted N polls; a stuck feed, a refused
+        # module or refused credentials at once (waiting does not mend them).
+        shown: FeedState = health.state
+        if shown == "failing" and health.failures < self._failures_before_report:
+            shown = health.reported  # shown once it has lasted N polls
+        report.state = shown
+        if shown != health.reported or (shown != "ok" and health.error != health.reported_error):
+            await self._publisher.feed_report(
+                FeedStateReport(
+                    tenant=self.tenant,
+                    entity=feed.entity
+                    if not key.startswith("backfill")
+                    else f"backfill-{feed.entity}",
+                    state=shown,
+                    error=health.error if shown != "ok" else None,
+                    failures=health.failures,
+                    published=report.published,
+                )
+            )
+            health = health.model_copy(
+                update={
+                    "reported": shown,
+                    "reported_error": health.error if shown != "ok" else None,
+                }
+            )
+        self.health[key] = health
+        if self._state is not None:
+            await self._state.save_health(self.tenant, key, health)
 
     async def _load(self, key: str) -> bytes | None:
         try:
@@ -285,19 +448,93 @@ class ExportPoller:
         key = watermark_key(self.tenant, name)
         stored = await self._load(key)
         token = stored.decode() if stored else None
-        while True:
-            page = await self._client.export(name, token)
-            report.pages += 1
-            report.received += len(page.data)
-            for raw in newest_per_id(page.data):
-                await self._handle(feed, raw, report, "export")
-            # Saved only after the page's events and rejections are acked by JetStream: a
-            # crash re-reads the page, and their ids make the re-publish a no-op.
-            if page.continue_from and page.continue_from != token:
-                await self._watermarks.put(key, page.continue_from.encode())
-                token = page.continue_from
-            if not page.has_more:
-                break
+        if token is None and feed.accounting and (start := self._start_date()) is not None:
+            # A first read starts at the start date: older history is never needed.
+            token = st_date(start)
+
+        async def save(next_token: str) -> None:
+            await self._watermarks.put(key, next_token.encode())
+
+        await self._pages(feed, name, token, report, save, "export", self._start_date())
+
+    async def _drain_backfill(self, feed: Feed, report: FeedReport) -> None:
+        assert feed.name in EXPORT_PATHS
+        assert self._state is not None
+        name: ExportFeed = feed.name
+        state = self._state
+        request = await state.backfill(self.tenant)
+        if request is None:
+            return
+        key = f"backfill-{name}"
+        token = await state.backfill_token(self.tenant, name) or st_date(request.since)
+
+        async def save(next_token: str) -> None:
+            await state.save_backfill_token(self.tenant, name, next_token)
+
+        await self._pages(feed, name, token, report, save, "backfill", request.since)
+        await state.backfill_done(self.tenant, name)
+        log.info("tenant %s %s: backfill from %s done", self.tenant, key, request.since)
+
+    async def _pages(
+        self,
+        feed: Feed,
+        name: ExportFeed,
+        token: str | None,
+        report: FeedReport,
+        save: Callable[[str], Awaitable[None]],
+        source: Literal["export", "backfill"],
+        start: dt.date | None,
+    ) -> None:
+        """Read an export from `token` to its end. Each page's events are published together
+        while the next page is fetched; `save` stores the token only once they are all
+        acknowledged, so a crash re-reads a page (JetStream drops what it already has) and
+        never skips one."""
+        seen = {token}
+        fetch: asyncio.Task[ExportPage] = asyncio.create_task(self._client.export(name, token))
+        try:
+            while True:
+                page = await fetch
+                report.pages += 1
+                report.received += len(page.data)
+                if page.has_more and page.continue_from in seen:
+                    raise FeedStuck(
+                        f"the {name} export answered hasMore with a continuation token it had "
+                        f"already given ({page.continue_from[:40]}) after {report.pages} pages: "
+                        "it does not advance, so it is left alone for now"
+                    )
+                if page.has_more:
+                    fetch = asyncio.create_task(self._client.export(name, page.continue_from))
+                await self._publish_page(feed, newest_per_id(page.data), report, source, start)
+                if page.continue_from and page.continue_from != token:
+                    await save(page.continue_from)
+                    token = page.continue_from
+                seen.add(page.continue_from)
+                if not page.has_more:
+                    break
+        finally:
+            if not fetch.done():
+                fetch.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await fetch
+
+    async def _publish_page(
+        self,
+        feed: Feed,
+        records: list[Any],
+        report: FeedReport,
+        source: Literal["export", "list", "backfill"],
+        start: dt.date | None,
+    ) -> None:
+        events = [
+            event
+            for raw in records
+            if (event := await self._prepare(feed, raw, report, source, start)) is not None
+        ]
+        for stored in await self._publisher.publish_many(events):
+            if stored:
+                report.published += 1
+            else:
+                report.duplicates += 1
 
     async def _drain_list(self, feed: Feed, report: FeedReport) -> None:
         """A list endpoint read in modifiedOn order from the stored mark, every state included.
@@ -336,10 +573,10 @@ class ExportPoller:
                     if seen.get(str(record_id)) == version:
                         report.duplicates += 1
                     else:
-                        await self._handle(feed, raw, report, "list")
+                        await self._publish_page(feed, [raw], report, "list", None)
                         seen[str(record_id)] = version
                 else:
-                    await self._handle(feed, raw, report, "list")
+                    await self._publish_page(feed, [raw], report, "list", None)
                 modified = _parse_time(raw.get("modifiedOn")) if isinstance(raw, dict) else None
                 if modified is not None and (page_newest is None or modified > page_newest):
                     page_newest = modified
@@ -377,7 +614,6 @@ class ExportPoller:
         self, feed: Feed, raw: Any, report: FeedReport, exc: TranslationError
     ) -> None:
         report.errors.append(str(exc))
-        log.error("rejecting a bad record (the feed goes on): %s", exc)
         # Stored before the continuation token moves past it, so audit shows the operator
         # every record that never became an event, with ServiceTitan's JSON.
         rejection = StRejection(
@@ -390,15 +626,23 @@ class ExportPoller:
         )
         if await self._publisher.reject(rejection):
             report.rejected += 1
+            # Logged when first stored: a page read again does not repeat the same error.
+            log.error("rejecting a bad record (the feed goes on): %s", exc)
 
-    async def _handle(
-        self, feed: Feed, raw: Any, report: FeedReport, source: Literal["export", "list"]
-    ) -> None:
+    async def _prepare(
+        self,
+        feed: Feed,
+        raw: Any,
+        report: FeedReport,
+        source: Literal["export", "list", "backfill"],
+        start: dt.date | None,
+    ) -> StEvent | None:
+        """The event to publish for one record, or None (skipped, rejected or an echo)."""
         try:
             reason = not_ready(feed, raw)
         except TranslationError as exc:
             await self._reject(feed, raw, report, exc)
-            return
+            return None
         if reason is not None:
             # Not for accounting (yet). A later edit that posts it brings it back through the
             # export with a new modifiedOn; a deleted record is never posted as a new one.
@@ -406,7 +650,7 @@ class ExportPoller:
                 report.skipped_inactive += 1
             else:
                 report.skipped_not_posted += 1
-            log.info(
+            log.debug(
                 "%s %s (%s) is %s: not published",
                 feed.entity,
                 raw.get("id"),
@@ -415,13 +659,20 @@ class ExportPoller:
                 if reason == "inactive"
                 else f"{raw.get('syncStatus') or 'without a syncStatus'}, not Posted",
             )
-            return
+            return None
         try:
             record = feed.translate(raw)
         except TranslationError as exc:
             await self._reject(feed, raw, report, exc)
-            return
-        event = StEvent(
+            return None
+        day = transaction_date(record)
+        if start is not None and day is not None and day < start:
+            report.skipped_before_start += 1
+            return None
+        if isinstance(record, Party) and await self._is_echo(feed, record):
+            report.echoes += 1
+            return None
+        return StEvent(
             tenant=self.tenant,
             entity=feed.entity,
             st_id=record.st_id,
@@ -430,10 +681,20 @@ class ExportPoller:
             record=record,
             raw=raw,
         )
-        if await self._publisher.publish(event):
-            report.published += 1
-        else:
-            report.duplicates += 1
+
+    async def _is_echo(self, feed: Feed, party: Party) -> bool:
+        """A customer/vendor exactly as st-ingest last wrote it from QuickBooks: QuickBooks
+        has it already, publishing it would only make the mapper send it back (ping-pong)."""
+        if self._state is None:
+            return False
+        written = await self._state.echo(self.tenant, feed.entity, party.st_id)
+        if written is None:
+            return False
+        if written == party_fingerprint(party):
+            return True
+        # Changed in ServiceTitan since: it flows, and the mark has done its job.
+        await self._state.forget_echo(self.tenant, feed.entity, party.st_id)
+        return False
 
 
 def _int_or_none(value: object) -> int | None:

@@ -7,14 +7,18 @@ continue that trace, and one ServiceTitan record can be followed end to end in J
 
 from __future__ import annotations
 
+import asyncio
+
 from faststream.nats import NatsBroker
 
-from mlconnector.common.envelopes import StEvent, StRejection
+from mlconnector.common.envelopes import FeedReport, StEvent, StRejection, WriteBack
 from mlconnector.common.streams import (
     ST_EVENTS,
     check_token,
+    feed_subject,
     st_event_subject,
     st_rejected_subject,
+    writeback_subject,
 )
 
 # How long to wait for JetStream's PubAck; FastStream's own default (0.5 s) is shorter than
@@ -31,6 +35,20 @@ class EventPublisher:
         """True if the stream stored it, False if it already had this event id."""
         subject = st_event_subject(check_token("tenant", event.tenant), event.entity)
         return await self._publish(subject, event.model_dump_json().encode(), event.event_id)
+
+    async def publish_many(self, events: list[StEvent]) -> list[bool]:
+        """Publish a page's events at once (pipelined: every PubAck awaited together);
+        per event, True if stored, False if the stream already had it. Returns only once
+        every one is acknowledged, so a watermark saved afterwards never passes an event."""
+        return list(await asyncio.gather(*(self.publish(event) for event in events)))
+
+    async def feed_report(self, report: FeedReport) -> bool:
+        subject = feed_subject(check_token("tenant", report.tenant), report.entity)
+        return await self._publish(subject, report.model_dump_json().encode(), report.report_id)
+
+    async def write_back(self, write: WriteBack) -> bool:
+        subject = writeback_subject(check_token("tenant", write.tenant), write.entity)
+        return await self._publish(subject, write.model_dump_json().encode(), write.write_id)
 
     async def reject(self, rejection: StRejection) -> bool:
         """True if the stream stored it, False if it already had this rejection."""

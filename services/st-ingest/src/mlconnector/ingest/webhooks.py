@@ -1,11 +1,17 @@
 """`POST /webhooks/servicetitan/{tenant}`: signed CloudEvents that trigger an immediate poll.
 
-The event is only a nudge: the export feed stays the source of truth, so a lost or repeated
-webhook costs nothing but latency.
+The event is only a nudge: the export feed stays the source of truth, so a lost webhook costs
+nothing but latency. ServiceTitan retries a webhook not answered 2xx (10, 30, 60, 300 s), so
+the same CloudEvent can arrive again, at any replica: its id is remembered for a day in KV
+`st-webhook-ids` (shared, with a TTL) and a repeat is answered 200 "duplicate" without a
+poll. An event whose `time` is older than ST_WEBHOOK_TOLERANCE_SECONDS (or more than a minute
+in the future) is refused (a replayed capture). Each tenant's HMAC key is its connection's
+stored webhook secret, else ST_WEBHOOK_SECRET.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
 import json
@@ -15,6 +21,8 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from nats.js.errors import KeyWrongLastSequenceError
+from nats.js.kv import KeyValue
 
 from mlconnector.ingest.settings import IngestSettings
 
@@ -54,29 +62,56 @@ async def _read_limited(request: Request, limit: int) -> bytes | None:
     return b"".join(chunks)
 
 
-def webhook_router(settings: IngestSettings, trigger: Callable[[str], None]) -> APIRouter:
+FUTURE_SKEW = dt.timedelta(minutes=1)
+
+
+def event_key(tenant: str, event_id: str) -> str:
+    """The KV key of a CloudEvent id (ids may hold any character; keys may not)."""
+    return f"{tenant}.{hashlib.sha256(event_id.encode()).hexdigest()[:40]}"
+
+
+def webhook_router(
+    settings: IngestSettings,
+    trigger: Callable[[str], object],
+    secret_of: Callable[[str], str | None],
+    seen: KeyValue | None = None,
+    now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+    served: Callable[[str], bool] | None = None,
+) -> APIRouter:
+    """`trigger(tenant)` polls a tenant now; `secret_of(tenant)` is its HMAC key (None:
+    webhooks refused); `seen` remembers accepted CloudEvent ids (None: no de-duplication)."""
     router = APIRouter()
     header_name = settings.st_webhook_signature_header
+    tolerance = dt.timedelta(seconds=settings.st_webhook_tolerance_seconds)
+    is_served = served or (lambda tenant: True)
+
+    async def first_time(tenant: str, event_id: str) -> bool:
+        if seen is None:
+            return True
+        try:
+            await seen.create(event_key(tenant, event_id), now().isoformat().encode())
+        except KeyWrongLastSequenceError:
+            return False
+        return True
 
     @router.post("/webhooks/servicetitan/{tenant}")
     async def receive(tenant: str, request: Request) -> JSONResponse:
-        if tenant != settings.st_tenant:
+        if not is_served(tenant):
             return _refuse(
-                404,
-                "unknown_tenant",
-                f"this st-ingest serves tenant {settings.st_tenant}, not {tenant}",
+                404, "unknown_tenant", f"this st-ingest serves no connection of tenant {tenant}"
             )
         body = await _read_limited(request, MAX_BODY_BYTES)
         if body is None:
             return _refuse(
                 413, "body_too_large", f"webhook bodies are limited to {MAX_BODY_BYTES} bytes"
             )
-        if settings.st_webhook_secret is None or not settings.st_webhook_secret.get_secret_value():
+        secret = secret_of(tenant)
+        if not secret:
             return _refuse(
                 401,
                 "no_webhook_secret",
-                "webhooks are refused: no secret is configured (set ST_WEBHOOK_SECRET to the "
-                "key entered in ServiceTitan's webhook settings)",
+                "webhooks are refused: no secret is configured (set ST_WEBHOOK_SECRET, or the "
+                "connection's webhook secret, to the key entered in ServiceTitan's settings)",
             )
         presented = request.headers.get(header_name)
         if not presented:
@@ -85,7 +120,7 @@ def webhook_router(settings: IngestSettings, trigger: Callable[[str], None]) -> 
                 "missing_signature",
                 f"the {header_name} header (HMAC-SHA256 of the body, hex) is missing",
             )
-        if not signature_ok(settings.st_webhook_secret.get_secret_value(), body, presented):
+        if not signature_ok(secret, body, presented):
             log.warning("refused a webhook for tenant %s: bad signature", tenant)
             return _refuse(
                 401,
@@ -99,6 +134,16 @@ def webhook_router(settings: IngestSettings, trigger: Callable[[str], None]) -> 
         problem = _cloudevent_problem(event, tenant)
         if problem:
             return _refuse(400, "not_a_cloudevent", problem)
+        stale = _age_problem(event, now(), tolerance)
+        if stale:
+            log.warning("refused webhook %s for tenant %s: %s", event["id"], tenant, stale)
+            return _refuse(400, "stale_event", stale)
+        if not await first_time(tenant, str(event["id"])):
+            log.info("webhook %s for tenant %s already received: ignored", event["id"], tenant)
+            return JSONResponse(
+                {"status": "duplicate", "id": event["id"], "type": event["type"]},
+                status_code=200,
+            )
         log.info("webhook %s (%s) for tenant %s: polling now", event["id"], event["type"], tenant)
         trigger(tenant)
         return JSONResponse(
@@ -106,6 +151,28 @@ def webhook_router(settings: IngestSettings, trigger: Callable[[str], None]) -> 
         )
 
     return router
+
+
+def _age_problem(event: dict[str, Any], now: dt.datetime, tolerance: dt.timedelta) -> str | None:
+    """Why the event's `time` makes it unacceptable, or None. CloudEvents makes `time`
+    optional; ServiceTitan sends it, and without it freshness cannot be checked."""
+    raw = event.get("time")
+    if not isinstance(raw, str) or not raw.strip():
+        return "the CloudEvent has no 'time': its freshness cannot be checked"
+    try:
+        when = dt.datetime.fromisoformat(raw.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return f"the CloudEvent 'time' {raw!r} is not an RFC 3339 date-time"
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    if when < now - tolerance:
+        return (
+            f"the event is from {when.isoformat()}, older than the "
+            f"{tolerance.total_seconds():.0f} s accepted"
+        )
+    if when > now + FUTURE_SKEW:
+        return f"the event is dated in the future ({when.isoformat()})"
+    return None
 
 
 def _cloudevent_problem(event: Any, tenant: str) -> str | None:

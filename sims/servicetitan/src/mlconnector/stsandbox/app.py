@@ -13,8 +13,9 @@ swaps base URLs:
 from __future__ import annotations
 
 import datetime as dt
+import math
 import secrets
-import uuid
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 from urllib.parse import parse_qs
 
@@ -22,19 +23,24 @@ from fastapi import FastAPI, Header, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from pydantic import BaseModel
 
+from mlconnector.stsandbox.exchanges import ExchangeRecorder
+from mlconnector.stsandbox.problems import problem
 from mlconnector.stsandbox.settings import SandboxSettings
 from mlconnector.stsandbox.store import (
     ENTITIES,
+    EXPORTS,
     BadContinuationToken,
     Entity,
     Fault,
     SandboxStore,
     parse_st_time,
 )
+from mlconnector.stsandbox.writes import add_write_routes
 
 SCOPES = (
-    "tn.crm.customers:r tn.acc.invoices:r tn.acc.invoices:w tn.acc.payments:r "
-    "tn.acc.inventorybills:r tn.inv.vendors:r"
+    "tn.crm.customers:r tn.crm.customers:w tn.acc.invoices:r tn.acc.invoices:w "
+    "tn.acc.payments:r tn.acc.payments:w tn.acc.inventorybills:r tn.acc.inventorybills:w "
+    "tn.inv.vendors:r tn.inv.vendors:w"
 )
 ActiveArg = Literal["True", "Any", "False"]
 ACTIVE_VALUES: dict[str, ActiveArg] = {"true": "True", "any": "Any", "false": "False"}
@@ -77,21 +83,6 @@ def _query_ids(values: list[str] | None) -> set[int] | None:
         raise BadQuery("ids", "comma-delimited integers") from exc
 
 
-def problem(status: int, title: str, errors: dict[str, list[str]] | None = None) -> JSONResponse:
-    """ServiceTitan's ApiErrorResponse (RFC 7807 shaped)."""
-    return JSONResponse(
-        status_code=status,
-        content={
-            "type": f"https://httpstatuses.io/{status}",
-            "title": title,
-            "status": status,
-            "traceId": uuid.uuid4().hex,
-            "errors": errors or {},
-            "data": {},
-        },
-    )
-
-
 class FaultRequest(BaseModel):
     status: int = 429
     times: int = 1
@@ -100,26 +91,55 @@ class FaultRequest(BaseModel):
     pathContains: str = ""
 
 
+@dataclass
+class TenantAccount:
+    """One tenant the sandbox serves: the client credentials ServiceTitan issued for it and
+    its records."""
+
+    client_id: str
+    client_secret: str
+    store: SandboxStore
+
+
 def create_app(
     settings: SandboxSettings | None = None, store: SandboxStore | None = None
 ) -> FastAPI:
+    """The sandbox for `settings.tenant` (and any tenant added with `add_tenant`)."""
     settings = settings or SandboxSettings()
     store = store or SandboxStore(
         seed=settings.seed,
         page_size=settings.page_size,
         token_ttl_seconds=settings.token_ttl_seconds,
+        rate_limit_per_second=settings.rate_limit_per_second,
     )
     app = FastAPI(title="ServiceTitan sandbox", docs_url=None, redoc_url=None)
     app.state.settings = settings
     app.state.store = store
+    tenants: dict[str, TenantAccount] = {
+        settings.tenant: TenantAccount(settings.client_id, settings.client_secret, store)
+    }
+    app.state.tenants = tenants
+    if settings.record_exchanges:
+        app.state.exchanges = []
+        app.add_middleware(ExchangeRecorder, exchanges=app.state.exchanges)
+
+    def issuer(token: str) -> str | None:
+        for name, account in tenants.items():
+            if account.store.token_valid(token):
+                return name
+        return None
 
     def guard(
         request: Request, tenant: str, authorization: str | None, app_key: str | None
     ) -> Response | None:
-        """Auth, app key, injected faults, then tenant: the order ServiceTitan's gateway uses."""
-        store.count_request(request.url.path)
+        """Auth, app key, injected faults, tenant, then the rate limit: the order
+        ServiceTitan's gateway uses. A token is good only for the tenant whose client
+        credentials obtained it."""
+        account = tenants.get(tenant)
+        (account.store if account else store).count_request(request.url.path)
         scheme, _, token = (authorization or "").partition(" ")
-        if scheme.lower() != "bearer" or not token or not store.token_valid(token.strip()):
+        owner = issuer(token.strip()) if scheme.lower() == "bearer" and token else None
+        if owner is None:
             response = problem(401, "Unauthorized: missing, invalid or expired bearer token")
             response.headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
             return response
@@ -127,12 +147,22 @@ def create_app(
             return problem(401, "Unauthorized: the ST-App-Key header is required")
         if not secrets.compare_digest(app_key, settings.app_key):
             return problem(403, "Forbidden: ST-App-Key is not valid for this application")
-        fault = store.take_fault(request.url.path)
+        fault = (account.store if account else store).take_fault(request.url.path)
         if fault is not None:
             return _fault_response(fault)
-        if tenant != settings.tenant:
+        if account is None:
             return problem(404, f"Tenant {tenant} not found")
+        if owner != tenant:
+            return problem(403, f"Forbidden: the application is not connected to tenant {tenant}")
+        wait = account.store.admit()
+        if wait is not None:
+            response = problem(429, "Too Many Requests: 60 calls per second per tenant")
+            response.headers["Retry-After"] = str(max(1, math.ceil(wait)))
+            return response
         return None
+
+    def tenant_store(tenant: str) -> SandboxStore:
+        return tenants[tenant].store
 
     def export(
         entity: Entity,
@@ -146,7 +176,7 @@ def create_app(
         if denied is not None:
             return denied
         try:
-            return JSONResponse(store.export(entity, from_))
+            return JSONResponse(tenant_store(tenant).export(entity, from_, copies=False))
         except BadContinuationToken as exc:
             return problem(400, "Invalid export continuation token", {"from": [str(exc)]})
 
@@ -160,19 +190,22 @@ def create_app(
         client_secret = form.get("client_secret", [""])[0]
         if grant_type != "client_credentials":
             return JSONResponse({"error": "unsupported_grant_type"}, status_code=400)
-        good_id = secrets.compare_digest(client_id, settings.client_id)
-        good_secret = secrets.compare_digest(client_secret, settings.client_secret)
-        if not (good_id and good_secret):
-            return JSONResponse({"error": "invalid_client"}, status_code=400)
-        return JSONResponse(
-            {
-                "access_token": store.issue_token(),
-                "expires_in": settings.token_ttl_seconds,
-                "token_type": "Bearer",
-                "scope": SCOPES,
-            },
-            headers={"Cache-Control": "no-store"},
-        )
+        for account in tenants.values():
+            good_id = secrets.compare_digest(client_id, account.client_id)
+            good_secret = secrets.compare_digest(client_secret, account.client_secret)
+            if good_id and good_secret:
+                return JSONResponse(
+                    {
+                        "access_token": account.store.issue_token(),
+                        "expires_in": settings.token_ttl_seconds,
+                        "token_type": "Bearer",
+                        "scope": SCOPES,
+                    },
+                    headers={"Cache-Control": "no-store"},
+                )
+        return JSONResponse({"error": "invalid_client"}, status_code=400)
+
+    add_write_routes(app, guard, tenant_store)
 
     @app.get("/crm/v2/tenant/{tenant}/export/customers")
     def export_customers(
@@ -245,7 +278,7 @@ def create_app(
             active_arg = ACTIVE_VALUES.get(active.strip().lower())
             if active_arg is None:
                 raise BadQuery("active", f"'{active}' is not one of True, Any, False")
-            body = store.query(
+            body = tenant_store(tenant).query(
                 "vendors",
                 page=page,
                 page_size=page_size,
@@ -277,7 +310,7 @@ def create_app(
         denied = guard(request, tenant, authorization, st_app_key)
         if denied is not None:
             return denied
-        records = sorted(store.all("invoices"), key=lambda r: int(r["id"]))
+        records = sorted(tenant_store(tenant).all("invoices"), key=lambda r: int(r["id"]))
         if ids:
             try:
                 wanted = {int(part) for part in ids.split(",") if part.strip()}
@@ -316,9 +349,29 @@ def create_app(
     for entity in ENTITIES:
         app.post(f"/_sandbox/{entity}", name=f"put_{entity}")(putter(entity))
 
+    @app.post("/_sandbox/stuck/{entity}", status_code=204)
+    def stick(entity: str, times: int = 1_000_000) -> Response:
+        """Make an export repeat its continuation token (a stuck feed), `times` reads."""
+        if entity not in EXPORTS:
+            return problem(404, f"no export named {entity}")
+        store.stick(entity, times)
+        return Response(status_code=204)
+
     @app.get("/_sandbox/stats")
     def stats() -> dict[str, Any]:
-        return {"tokenRequests": store.token_requests, "apiRequests": dict(store.api_requests)}
+        return {
+            "tokenRequests": store.token_requests,
+            "apiRequests": dict(store.api_requests),
+            "maxCallsInAnySecond": {
+                name: account.store.max_calls_in_any_second() for name, account in tenants.items()
+            },
+            # Calls per tenant and the seconds from the first to the last (benchmarks).
+            "calls": {name: len(a.store.call_times) for name, a in tenants.items()},
+            "callSpanSeconds": {
+                name: (a.store.call_times[-1] - a.store.call_times[0]) if a.store.call_times else 0
+                for name, a in tenants.items()
+            },
+        }
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:
@@ -344,3 +397,12 @@ def _fault_title(status: int) -> str:
     if status == 409:
         return "Tenant is suspended for maintenance"
     return "Injected sandbox fault"
+
+
+def add_tenant(
+    app: FastAPI, tenant: str, client_id: str, client_secret: str, store: SandboxStore
+) -> SandboxStore:
+    """Serve another tenant from the same sandbox, with its own client credentials."""
+    tenants: dict[str, TenantAccount] = app.state.tenants
+    tenants[tenant] = TenantAccount(client_id, client_secret, store)
+    return store

@@ -675,7 +675,13 @@ def customer_json(spec: CustomerSpec) -> dict[str, Any]:
         "active": spec.active,
         "name": spec.name,
         "type": spec.type,
-        "address": {**spec.address.json(), "latitude": None, "longitude": None},
+        # ServiceTitan geocodes addresses; a customer update must send the coordinates back
+        # (Crm.V2.Customers.UpdateCustomerAddress requires them).
+        "address": {
+            **spec.address.json(),
+            "latitude": round(30.2672 + (spec.id % 100) / 1000, 4),
+            "longitude": round(-97.7431 - (spec.id % 100) / 1000, 4),
+        },
         "customFields": [],
         "balance": 0.0,
         "taxExempt": False,
@@ -1079,8 +1085,64 @@ def _ready(sync_status: str, active: bool) -> bool:
 SeedEntity = Literal["customers", "invoices", "payments", "inventory-bills", "vendors"]
 
 
+# Ids of the bulk seed's invoices start above 2**40: ServiceTitan ids are int64, and the
+# benchmarks and backfill tests should carry ids no 32-bit column could hold.
+BULK_INVOICE_BASE_ID = 2**40
+BULK_START = dt.datetime(2024, 1, 1, 8, 0, tzinfo=dt.UTC)
+
+
+def bulk_invoices(count: int) -> list[dict[str, Any]]:
+    """`count` Posted invoices of the demo customers, dated across 2024 (one a minute from
+    2024-01-01 08:00 UTC), each the demo invoice's lines and figures under its own int64 id
+    (`BULK_INVOICE_BASE_ID + n`) and reference number ("B<n>"), in modifiedOn order."""
+    template = invoice_json(INVOICES[0])
+    out = []
+    for n in range(1, count + 1):
+        when = BULK_START + dt.timedelta(minutes=n)
+        stamp = st_time(when)
+        day = st_time(dt.datetime.combine(when.date(), dt.time(), dt.UTC))
+        customer = CUSTOMERS[n % len(CUSTOMERS)]
+        record = dict(template)
+        invoice_id = BULK_INVOICE_BASE_ID + n
+        record.update(
+            id=invoice_id,
+            referenceNumber=f"B{n}",
+            invoiceDate=day,
+            dueDate=day,
+            createdOn=stamp,
+            modifiedOn=stamp,
+            balance=template["total"],
+            customer={"id": customer.id, "name": customer.name},
+            location={"id": customer.location_id, "name": customer.name},
+            job={"id": invoice_id, "number": f"J{n}", "type": "Service"},
+            items=[
+                {**item, "id": invoice_id * 10 + k, "createdOn": stamp, "modifiedOn": stamp}
+                for k, item in enumerate(template["items"], start=1)
+            ],
+        )
+        out.append(record)
+    return out
+
+
 def seed_data(name: str) -> dict[SeedEntity, list[dict[str, Any]]]:
-    """Every entity's records of a named seed, each list in modifiedOn order."""
+    """Every entity's records of a named seed, each list in modifiedOn order.
+
+    Seeds: "demo" (the contractor's day), "empty", and "bulk:N" (the demo customers and N
+    Posted invoices dated in 2024, `bulk_invoices`) for backfills and benchmarks.
+    """
+    if name.startswith("bulk:"):
+        try:
+            count = int(name.removeprefix("bulk:"))
+        except ValueError as exc:
+            raise ValueError(f"unknown sandbox seed {name!r}: use bulk:<count>") from exc
+        customers = [customer_json(c) for c in sorted(CUSTOMERS, key=lambda c: c.modified_on)]
+        return {
+            "customers": customers,
+            "invoices": bulk_invoices(count),
+            "payments": [],
+            "inventory-bills": [],
+            "vendors": [],
+        }
     if name == "empty":
         return {
             "customers": [],

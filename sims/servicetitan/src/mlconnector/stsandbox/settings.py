@@ -19,4 +19,8 @@ class SandboxSettings(BaseSettings):
     # ServiceTitan picks the export page size itself; small values exercise paging in tests.
     page_size: int = Field(default=50, ge=1, le=5000)
     token_ttl_seconds: int = Field(default=900, ge=1)
+    # ServiceTitan: 60 calls per second per application and tenant (429 beyond); 0 = off.
+    rate_limit_per_second: int = Field(default=60, ge=0)
+    # Keep every request and answer (tests validate them against the OpenAPI documents).
+    record_exchanges: bool = False
     log_level: str = "info"

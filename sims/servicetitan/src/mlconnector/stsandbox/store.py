@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import bisect
 import copy
 import datetime as dt
 import secrets
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -46,6 +47,33 @@ class Fault:
 class _Feed:
     # id -> (sequence, record); the sequence orders the export feed.
     records: dict[int, tuple[int, dict[str, Any]]] = field(default_factory=dict)
+    # Every (sequence, id) ever put, in sequence order: an export page is found by bisection
+    # instead of sorting the whole feed (the benchmarks page through 100,000 invoices).
+    log_seqs: list[int] = field(default_factory=list)
+    log_ids: list[int] = field(default_factory=list)
+
+    def after(self, seq: int, limit: int) -> tuple[list[tuple[int, dict[str, Any]]], bool]:
+        """Up to `limit` current records put after `seq`, in order, and whether more remain."""
+        out: list[tuple[int, dict[str, Any]]] = []
+        index = bisect.bisect_right(self.log_seqs, seq)
+        while index < len(self.log_seqs):
+            entry_seq, record_id = self.log_seqs[index], self.log_ids[index]
+            index += 1
+            current = self.records.get(record_id)
+            if current is None or current[0] != entry_seq:
+                continue  # replaced by a later version, further on in the log
+            if len(out) == limit:
+                return out, True
+            out.append(current)
+        return out, False
+
+
+@dataclass
+class Stuck:
+    """An export that keeps answering the same page: hasMore true, the same continueFrom."""
+
+    entity: Entity
+    times: int
 
 
 def parse_st_time(value: str) -> dt.datetime:
@@ -62,6 +90,7 @@ class SandboxStore:
         page_size: int = 50,
         token_ttl_seconds: int = 900,
         clock: Callable[[], float] = time.monotonic,
+        rate_limit_per_second: int = 0,
     ) -> None:
         self._lock = threading.RLock()
         self.page_size = page_size
@@ -71,11 +100,24 @@ class SandboxStore:
         self._feeds: dict[Entity, _Feed] = {entity: _Feed() for entity in ENTITIES}
         self._tokens: dict[str, float] = {}
         self._faults: list[Fault] = []
+        self._stuck: list[Stuck] = []
         self.token_requests = 0
         self.api_requests: Counter[str] = Counter()
+        # ServiceTitan allows 60 calls per second per application and tenant; 0 = no limit.
+        self.rate_limit_per_second = rate_limit_per_second
+        self._admitted: deque[float] = deque()
+        # The time (self._clock) of every API call, refused ones included: what a benchmark
+        # reads to find the most calls in any one-second window.
+        self.call_times: list[float] = []
+        # Per-item refusals of write-back calls: (entity, id) -> (errorMessage, times left).
+        self._refusals: dict[tuple[Entity, int], tuple[str, int]] = {}
+        # What markasexported was told per invoice: id -> (externalId, externalMessage).
+        self.exported: dict[int, tuple[str | None, str | None]] = {}
+        self._next_id = 90_000_000_000
         for entity, records in seed_data(seed).items():
-            for record in records:
-                self.put(entity, record, touch=False)
+            # Freshly built for this store, and never changed in place afterwards (put
+            # replaces a record): stored as they are.
+            self.put_many(entity, records)
 
     # --- records ------------------------------------------------------------------------
 
@@ -102,7 +144,30 @@ class SandboxStore:
                         item["modifiedOn"] = record["modifiedOn"]
             self._seq += 1
             feed.records[record_id] = (self._seq, record)
+            feed.log_seqs.append(self._seq)
+            feed.log_ids.append(record_id)
             return copy.deepcopy(record)
+
+    def put_many(self, entity: Entity, records: list[dict[str, Any]]) -> None:
+        """Add records as they are (no copy, modifiedOn kept): bulk seeds and benchmarks."""
+        with self._lock:
+            feed = self._feeds[entity]
+            for record in records:
+                record_id = int(record["id"])
+                self._seq += 1
+                feed.records[record_id] = (self._seq, record)
+                feed.log_seqs.append(self._seq)
+                feed.log_ids.append(record_id)
+
+    def new_id(self) -> int:
+        """An id for a record created through the API (int64, above every seeded id)."""
+        with self._lock:
+            self._next_id += 1
+            return self._next_id
+
+    def count(self, entity: Entity) -> int:
+        with self._lock:
+            return len(self._feeds[entity].records)
 
     def get(self, entity: Entity, record_id: int) -> dict[str, Any] | None:
         with self._lock:
@@ -206,36 +271,69 @@ class SandboxStore:
             raise BadContinuationToken(f"continuation token belongs to the {name} export")
         return int(seq)
 
-    def export(self, entity: Entity, from_: str | None) -> dict[str, Any]:
+    def export(self, entity: Entity, from_: str | None, copies: bool = True) -> dict[str, Any]:
+        """One export page after `from_` (a continuation token or a modifiedOn date).
+
+        `copies` False hands out the stored dicts themselves (the HTTP layer only serialises
+        them); callers that may change what they get keep the default.
+        """
         with self._lock:
-            ordered = sorted(self._feeds[entity].records.values(), key=lambda pair: pair[0])
-            if not from_:
-                remaining = ordered
+            feed = self._feeds[entity]
+            seq = self._decode(entity, from_) if from_ else 0
+            stuck = self._take_stuck(entity) if from_ else False
+            if seq is not None:
+                page, more = feed.after(seq, self.page_size)
             else:
-                seq = self._decode(entity, from_)
-                if seq is not None:
-                    remaining = [pair for pair in ordered if pair[0] > seq]
-                else:
-                    since = _parse_from_date(from_)
-                    remaining = [
-                        pair
-                        for pair in ordered
-                        if pair[1].get("modifiedOn")
-                        and parse_st_time(pair[1]["modifiedOn"]) >= since
-                    ]
-            page = remaining[: self.page_size]
+                assert from_ is not None
+                since = _parse_from_date(from_)
+                ordered = sorted(feed.records.values(), key=lambda pair: pair[0])
+                remaining = [
+                    pair
+                    for pair in ordered
+                    if pair[1].get("modifiedOn") and parse_st_time(pair[1]["modifiedOn"]) >= since
+                ]
+                page, more = remaining[: self.page_size], len(remaining) > self.page_size
+            if stuck and from_:
+                # The fault: the same token back, with more to come, the page re-sent.
+                return {
+                    "hasMore": True,
+                    "continueFrom": from_,
+                    "data": [copy.deepcopy(record) for _, record in page]
+                    if copies
+                    else [record for _, record in page],
+                }
             if page:
                 last = page[-1][0]
-            elif from_ and (seq := self._decode(entity, from_)) is not None:
+            elif seq is not None:
                 last = seq
             else:
                 # Nothing after a date: resume after everything that exists now.
-                last = ordered[-1][0] if ordered and from_ else 0
+                last = feed.log_seqs[-1] if feed.log_seqs else 0
+            data = [copy.deepcopy(r) for _, r in page] if copies else [r for _, r in page]
             return {
-                "hasMore": len(remaining) > len(page),
+                "hasMore": more,
                 "continueFrom": self._encode(entity, last),
-                "data": [copy.deepcopy(record) for _, record in page],
+                "data": data,
             }
+
+    def stick(self, entity: Entity, times: int = 1_000_000) -> None:
+        """Make the next `times` continued reads of an export answer the page they were asked
+        for again, with `hasMore: true` and the very token they sent (a stuck feed)."""
+        with self._lock:
+            self._stuck.append(Stuck(entity, times))
+
+    def unstick(self) -> None:
+        with self._lock:
+            self._stuck.clear()
+
+    def _take_stuck(self, entity: Entity) -> bool:
+        for stuck in self._stuck:
+            if stuck.entity == entity:
+                stuck.times -= 1
+                if stuck.times <= 0:
+                    self._stuck.remove(stuck)
+                return True
+        return False
 
     # --- auth ------------------------------------------------------------------------------
 
@@ -282,6 +380,61 @@ class SandboxStore:
     def count_request(self, path: str) -> None:
         with self._lock:
             self.api_requests[path] += 1
+
+    # --- rate limit --------------------------------------------------------------------------
+
+    def admit(self) -> float | None:
+        """Record an API call; None if it is within the limit, else the seconds to wait.
+
+        A sliding one-second window of admitted calls, as ServiceTitan's "60 calls per second
+        per application per tenant" reads; refused calls are not admitted.
+        """
+        with self._lock:
+            now = self._clock()
+            self.call_times.append(now)
+            if self.rate_limit_per_second <= 0:
+                return None
+            while self._admitted and self._admitted[0] <= now - 1.0:
+                self._admitted.popleft()
+            if len(self._admitted) >= self.rate_limit_per_second:
+                return max(0.0, self._admitted[0] + 1.0 - now)
+            self._admitted.append(now)
+            return None
+
+    def max_calls_in_any_second(self, since: float | None = None) -> int:
+        """The most API calls that arrived within any one-second window (after `since`)."""
+        with self._lock:
+            times = sorted(t for t in self.call_times if since is None or t >= since)
+        best = 0
+        start = 0
+        for end, when in enumerate(times):
+            while when - times[start] >= 1.0:
+                start += 1
+            best = max(best, end - start + 1)
+        return best
+
+    # --- write-back refusals -----------------------------------------------------------------
+
+    def refuse(self, entity: Entity, record_id: int, message: str, times: int = 1) -> None:
+        """Make the next `times` write-back items for this record fail with `message`."""
+        with self._lock:
+            self._refusals[(entity, record_id)] = (message, times)
+
+    def note_exported(self, invoice_id: int, external_id: str | None, message: str | None) -> None:
+        with self._lock:
+            self.exported[invoice_id] = (external_id, message)
+
+    def take_refusal(self, entity: Entity, record_id: int) -> str | None:
+        with self._lock:
+            found = self._refusals.get((entity, record_id))
+            if found is None:
+                return None
+            message, times = found
+            if times <= 1:
+                del self._refusals[(entity, record_id)]
+            else:
+                self._refusals[(entity, record_id)] = (message, times - 1)
+            return message
 
 
 def _parse_from_date(value: str) -> dt.datetime:

@@ -12,7 +12,8 @@ from typing import Any
 
 import uvicorn
 
-from mlconnector.stsandbox.app import create_app
+from mlconnector.stsandbox.app import add_tenant, create_app
+from mlconnector.stsandbox.exchanges import Exchange
 from mlconnector.stsandbox.settings import SandboxSettings
 from mlconnector.stsandbox.store import SandboxStore
 
@@ -74,8 +75,28 @@ class RunningSandbox(ThreadedServer):
             seed=self.settings.seed,
             page_size=self.settings.page_size,
             token_ttl_seconds=self.settings.token_ttl_seconds,
+            rate_limit_per_second=self.settings.rate_limit_per_second,
         )
-        super().__init__(create_app(self.settings, self.store))
+        self.app = create_app(self.settings, self.store)
+        super().__init__(self.app)
+
+    def add_tenant(
+        self, tenant: str, client_id: str, client_secret: str, seed: str = "demo"
+    ) -> SandboxStore:
+        """Serve another tenant, with its own client credentials and records."""
+        store = SandboxStore(
+            seed=seed,
+            page_size=self.settings.page_size,
+            token_ttl_seconds=self.settings.token_ttl_seconds,
+            rate_limit_per_second=self.settings.rate_limit_per_second,
+        )
+        return add_tenant(self.app, tenant, client_id, client_secret, store)
+
+    @property
+    def exchanges(self) -> list[Exchange]:
+        """Every call so far (needs `record_exchanges=True` in the settings)."""
+        found: list[Exchange] = self.app.state.exchanges
+        return found
 
     def __enter__(self) -> RunningSandbox:
         self.start()

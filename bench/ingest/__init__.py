@@ -1,0 +1,1 @@
+"""st-ingest benchmark."""

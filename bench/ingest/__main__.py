@@ -1,0 +1,5 @@
+"""`python -m bench.ingest`: see bench/ingest/run.py."""
+
+from bench.ingest.run import main
+
+main()
