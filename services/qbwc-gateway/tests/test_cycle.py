@@ -418,9 +418,17 @@ async def test_a_newer_version_of_a_posted_invoice_is_reported_not_added_twice(
 @pytest.mark.parametrize(
     ("gateway_settings", "hints"),
     [
-        ({"QBWC_POSTPONE_SECONDS": 600, "QBWC_MIN_RUN_SECONDS": 300}, ["600", "300"]),
-        ({"QBWC_MIN_RUN_SECONDS": 300}, [None, "300"]),  # zeep: "" arrives as None
-        ({"QBWC_POSTPONE_SECONDS": 600}, ["600"]),
+        (
+            {
+                "QBWC_POSTPONE_SECONDS": 600,
+                "QBWC_MIN_RUN_SECONDS": 300,
+                "QBWC_CHANGES_EVERY_SECONDS": 0,
+            },
+            ["600", "300"],
+        ),
+        # zeep: "" arrives as None
+        ({"QBWC_MIN_RUN_SECONDS": 300, "QBWC_CHANGES_EVERY_SECONDS": 0}, [None, "300"]),
+        ({"QBWC_POSTPONE_SECONDS": 600, "QBWC_CHANGES_EVERY_SECONDS": 0}, ["600"]),
     ],
 )
 async def test_nothing_pending_returns_the_configured_postpone_and_min_run(
