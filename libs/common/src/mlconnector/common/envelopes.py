@@ -213,6 +213,17 @@ class Command(Envelope):
         return f"cmd-{digest[:32]}"
 
 
+def record_guid(connection: str, entity: str, st_id: int, purpose: str = "") -> str:
+    """The ExternalGUID (qbXML GUIDTYPE, "{8-4-4-4-12}" upper-case hex) the mapper puts on a
+    record's transaction: the same for every version, generation and attempt of one
+    ServiceTitan record in one connection, so that a lookup before re-sending finds a
+    transaction posted by any earlier version. `purpose` tells apart another transaction the
+    same record makes (e.g. "credit-application")."""
+    digest = hashlib.sha256(f"{connection}|{entity}|{st_id}|{purpose}".encode()).hexdigest()
+    h = digest[:32].upper()
+    return "{" + f"{h[0:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}" + "}"
+
+
 def version_order(
     version_at: dt.datetime | None, generation: int, event_id: str
 ) -> tuple[dt.datetime, int, str]:

@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping, Sequence
 from lxml import etree
 
 from mlconnector.common.connections import Connection
-from mlconnector.common.envelopes import Command, LateRef, StEvent
+from mlconnector.common.envelopes import Command, CommandAction, LateRef, StEvent
 from mlconnector.common.models import EntityName
 from mlconnector.mapper.elements import render
 from mlconnector.mapper.errors import UnsupportedEntityError
@@ -57,8 +57,17 @@ def make_command(
     mod: etree._Element | None = None,
     fingerprint: Mapping[str, str] | None = None,
     key: str = "",
+    requires: Sequence[Command] = (),
+    expected: Mapping[str, str] | None = None,
+    line_keys: Sequence[str] = (),
+    action: CommandAction = "post",
 ) -> Command:
-    """`request_type` is the request element's tag (e.g. "InvoiceAddRq")."""
+    """`request_type` is the request element's tag (e.g. "InvoiceAddRq").
+
+    `requires`: the commands of the same event that must be done first (they come before it
+    in the event's list); `expected`: what QuickBooks must compute, decimal dollars by name;
+    `line_keys`: the ServiceTitan key of each line element of the request, in order.
+    """
     request_type = str(request.tag)
     return Command(
         command_id=command_id_for(connection, event, request_type, key),
@@ -76,6 +85,39 @@ def make_command(
         summary=summary,
         mod_qbxml=render(mod) if mod is not None else None,
         fingerprint=dict(fingerprint or {}),
+        requires=tuple(command.command_id for command in requires),
+        expected=dict(expected or {}),
+        line_keys=tuple(line_keys),
+        action=action,
+    )
+
+
+def flag_command(
+    event: StEvent,
+    connection: Connection,
+    request_type: str,
+    *,
+    summary: str,
+    lookup: etree._Element | None = None,
+    refs: Sequence[LateRef] = (),
+) -> Command:
+    """A void the mapping leaves to the accountant: `qbxml` is "" (nothing is sent; the
+    gateway reports the record for the accountant if QuickBooks has it)."""
+    return Command(
+        command_id=command_id_for(connection, event, request_type),
+        connection=connection.name,
+        tenant=event.tenant,
+        entity=event.entity,
+        st_id=event.st_id,
+        event_id=event.event_id,
+        version_at=event.version_at,
+        generation=event.generation,
+        request_type=request_type,
+        qbxml="",
+        lookup_qbxml=render(lookup) if lookup is not None else None,
+        refs=tuple(refs),
+        summary=summary,
+        action="void",
     )
 
 
