@@ -325,3 +325,15 @@ def test_an_adjustment_of_itself_is_not_applied() -> None:
         "CreditMemoAddRq",
         "ReceivePaymentAddRq",
     ]
+
+
+def test_only_the_records_own_requests_are_not_prerequisites() -> None:
+    credit, application = map_event(event_for(credit_memo_record()), connection())
+    [void] = map_event(event_for(contractor_invoice(active=False)), connection())
+    [flag] = map_event(event_for(payment(active=False)), connection())
+    [delete] = map_event(event_for(payment(active=False)), with_mapping(payment_void="delete"))
+    [bill_flag] = map_event(event_for(inventory_bill(active=False)), connection())
+    for own in (credit, void, flag, delete, bill_flag):
+        assert not own.is_prerequisite, own.request_type
+    # The application follows the credit memo: QuickBooks gives it no TxnID of the record's.
+    assert application.is_prerequisite

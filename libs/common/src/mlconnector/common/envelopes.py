@@ -198,13 +198,18 @@ class Command(Envelope):
     @property
     def is_prerequisite(self) -> bool:
         """A command that makes sure something exists (ItemServiceAddRq, a job's CustomerAddRq)
-        rather than posting the event's record itself.
+        or follows the record (a credit memo's application, a ReceivePaymentAddRq of an
+        invoice event) rather than posting, voiding or deleting the event's record itself
+        (`RECORD_REQUEST_TYPES`, `RECORD_REQUEST_ALTERNATIVES`).
 
         Its QuickBooks id is not the record's, so it never enters the id map under the
         command's (entity, st_id); when its lookup finds the object, or QuickBooks answers 3100
         (name in use), the object exists and the command is done.
         """
-        return self.request_type != RECORD_REQUEST_TYPES.get(self.entity)
+        own = RECORD_REQUEST_ALTERNATIVES.get(self.entity, frozenset())
+        return self.request_type != RECORD_REQUEST_TYPES.get(self.entity) and (
+            self.request_type not in own
+        )
 
     @staticmethod
     def make_id(connection: str, event_id: str, request_type: str) -> str:
