@@ -184,21 +184,6 @@ def sales_document(
     return SalesDocument(kind, header, lines, fingerprint_of(document, invoice))
 
 
-def invoice_add(
-    invoice: Invoice,
-    mapping: MappingSettings,
-    guid: str,
-    notes: TextNotes | None = None,
-    plan: InvoicePlan | None = None,
-) -> tuple[etree._Element, dict[str, str]]:
-    """The InvoiceAddRq (or CreditMemoAddRq for a negative invoice) and its fingerprint."""
-    notes = notes if notes is not None else TextNotes()
-    plan = plan or plan_invoice(invoice, mapping)
-    kind = CREDIT_MEMO if cents(invoice.total) < 0 else INVOICE
-    document = sales_document(invoice, kind, mapping, plan, notes)
-    return render_add(document, guid, notes), document.fingerprint
-
-
 def txn_ref_query(kind: SalesKind, invoice: Invoice) -> etree._Element:
     """Exact RefNumber match (InvoiceQueryRq / CreditMemoQueryRq).
 
@@ -210,10 +195,6 @@ def txn_ref_query(kind: SalesKind, invoice: Invoice) -> etree._Element:
     request = etree.Element(f"{kind.obj}QueryRq")
     sub(request, "RefNumber", invoice_ref_number(invoice.number)[0])
     return request
-
-
-def invoice_query(invoice: Invoice) -> etree._Element:
-    return txn_ref_query(INVOICE, invoice)
 
 
 def _modify(kind: SalesKind, mapping: MappingSettings) -> bool:
