@@ -54,7 +54,7 @@ def make_command(
     lookup: etree._Element | None = None,
     refs: Sequence[LateRef] = (),
     summary: str = "",
-    mod: etree._Element | None = None,
+    mod: etree._Element | str | None = None,
     fingerprint: Mapping[str, str] | None = None,
     key: str = "",
     requires: Sequence[Command] = (),
@@ -66,7 +66,8 @@ def make_command(
 
     `requires`: the commands of the same event that must be done first (they come before it
     in the event's list); `expected`: what QuickBooks must compute, decimal dollars by name;
-    `line_keys`: the ServiceTitan key of each line element of the request, in order.
+    `line_keys`: the ServiceTitan key of each line element of the request, in order;
+    `mod`: the Mod request, as an element or as qbXML text already rendered.
     """
     request_type = str(request.tag)
     return Command(
@@ -83,7 +84,7 @@ def make_command(
         lookup_qbxml=render(lookup) if lookup is not None else None,
         refs=tuple(refs),
         summary=summary,
-        mod_qbxml=render(mod) if mod is not None else None,
+        mod_qbxml=mod if isinstance(mod, str) or mod is None else render(mod),
         fingerprint=dict(fingerprint or {}),
         requires=tuple(command.command_id for command in requires),
         expected=dict(expected or {}),

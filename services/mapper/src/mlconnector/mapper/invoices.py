@@ -26,6 +26,7 @@ from mlconnector.common.models import Invoice
 from mlconnector.common.money import cents, qb_amount
 from mlconnector.common.qbxml import sub
 from mlconnector.mapper.commands import make_command
+from mlconnector.mapper.elements import render
 from mlconnector.mapper.errors import MappingError
 from mlconnector.mapper.items import ItemNeed, item_commands
 from mlconnector.mapper.jobs import JobPlan, job_command, job_plan
@@ -232,15 +233,16 @@ def map_invoice(event: StEvent, connection: Connection) -> list[Command]:
     document = sales_document(invoice, kind, mapping, plan, notes)
     guid = transaction_guid(connection.name, "invoice", invoice.st_id)
     what = "Credit memo" if kind is CREDIT_MEMO else "Invoice"
+    add = render_add(document, guid, notes)
     command = make_command(
         event,
         connection,
-        render_add(document, guid, notes),
+        add,
         lookup=txn_ref_query(kind, invoice),
         refs=(customer,),
         summary=f"{what} {invoice.number} for {invoice.customer_name}: "
         f"{qb_amount(invoice.total * kind.sign)}{notes.suffix()}",
-        mod=render_mod(document) if _modify(kind, mapping) else None,
+        mod=render_mod(document, render(add)) if _modify(kind, mapping) else None,
         fingerprint=document.fingerprint,
         requires=commands,
         expected=expected_amounts(document, invoice),

@@ -21,8 +21,10 @@ sends what the Add sends; a header field ServiceTitan cleared stays as QuickBook
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from decimal import Decimal
+from xml.sax.saxutils import escape
 
 from lxml import etree
 
@@ -248,20 +250,46 @@ def render_add(document: SalesDocument, guid: str, notes: TextNotes) -> etree._E
     return request
 
 
-def render_mod(document: SalesDocument) -> etree._Element:
-    """The InvoiceModRq / CreditMemoModRq: the same header and every line, by TxnLineID."""
+_HEADER_CLASS = re.compile(r"^(<CustomerRef>.*?</CustomerRef>)<ClassRef>.*?</ClassRef>")
+_LINE_TAX_CODE = re.compile(r"<SalesTaxCodeRef>.*?</SalesTaxCodeRef>")
+
+
+def render_mod(document: SalesDocument, add_qbxml: str) -> str:
+    """The InvoiceModRq / CreditMemoModRq: the Add's header and every line, by TxnLineID.
+
+    Made from the Add's own serialized qbXML (`render_add`, rendered), so that the two can
+    never disagree and the Mod costs a few string operations: every element of the Add's
+    header but ExternalGUID, and each line's elements after its TxnLineID. The elements a
+    credit memo's Mod does not have (the header's ClassRef, a line's SalesTaxCodeRef) are
+    left out. Element text is escaped XML, so tags are found by plain search.
+    """
     kind = document.kind
-    request = etree.Element(kind.mod_request)
-    mod = sub(request, f"{kind.obj}Mod")
-    sub(mod, "TxnID", SELF_ID)
-    sub(mod, "EditSequence", FRESH_EDIT_SEQUENCE)
-    _customer(mod, document.header)
-    _header_middle(mod, document, TextNotes(), class_ref=kind.class_in_mod)
+    add_open, line_open, line_close = (
+        f"<{kind.obj}Add>",
+        f"<{kind.obj}LineAdd>",
+        f"</{kind.obj}LineAdd>",
+    )
+    body = add_qbxml[add_qbxml.index(add_open) + len(add_open) : add_qbxml.index("<ExternalGUID>")]
+    if not kind.class_in_mod:
+        body = _HEADER_CLASS.sub(r"\1", body, count=1)
+    parts = [
+        f"<{kind.mod_request}><{kind.obj}Mod><TxnID>{SELF_ID}</TxnID>",
+        f"<EditSequence>{FRESH_EDIT_SEQUENCE}</EditSequence>",
+        body,
+    ]
+    position = 0
     for line in document.lines:
-        element = sub(mod, f"{kind.obj}LineMod")
-        sub(element, "TxnLineID", f"{LINE_ID_PREFIX}{line.key}")
-        _line(element, line, tax_code=kind.tax_code_in_line_mod)
-    return request
+        start = add_qbxml.index(line_open, position) + len(line_open)
+        position = add_qbxml.index(line_close, start)
+        content = add_qbxml[start:position]
+        if not kind.tax_code_in_line_mod:
+            content = _LINE_TAX_CODE.sub("", content)
+        key = escape(f"{LINE_ID_PREFIX}{line.key}")
+        parts.append(
+            f"<{kind.obj}LineMod><TxnLineID>{key}</TxnLineID>{content}</{kind.obj}LineMod>"
+        )
+    parts.append(f"</{kind.obj}Mod></{kind.mod_request}>")
+    return "".join(parts)
 
 
 def fingerprint_of(document: SalesDocument, invoice: Invoice) -> dict[str, str]:
