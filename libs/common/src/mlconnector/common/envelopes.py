@@ -136,9 +136,11 @@ class Command(Envelope):
     `lookup_qbxml` is a query that finds the object if an earlier attempt already posted it.
 
     What happens when the id map already knows the record:
-    - `mod_qbxml` set (customers, vendors): the gateway sends that Mod instead of the Add,
-      after querying the object in the same session for a fresh EditSequence; its ListID and
-      EditSequence elements hold `SELF_ID` and `FRESH_EDIT_SEQUENCE`.
+    - `mod_qbxml` set (customers, vendors; invoices and credit memos whose mapping says
+      `on_change: modify`): the gateway sends that Mod instead of the Add, after querying the
+      object in the same session for a fresh EditSequence; its ListID (TxnID) and
+      EditSequence elements hold `SELF_ID` and `FRESH_EDIT_SEQUENCE`, and each line's
+      TxnLineID holds `LINE_ID_PREFIX` + the line's key (`line_keys`).
     - `mod_qbxml` unset (payments, bills, invoices whose mapping says `on_change: flag`):
       nothing is sent; the record becomes a "changed" outcome listing how `fingerprint`
       differs from the posted version's.

@@ -1,7 +1,9 @@
 """A transaction voided or deleted in ServiceTitan (`active: false`) -> its void in QuickBooks.
 
 - invoice: TxnVoidRq (TxnVoidType Invoice), or CreditMemo for a negative invoice: QuickBooks
-  keeps the transaction with its amounts at zero, as an accountant voids one by hand;
+  keeps the transaction with its amounts at zero, as an accountant voids one by hand ("Voiding
+  a transaction sets its amount to zero but keeps a record of it", Intuit's TxnVoid
+  reference; hence the expected total 0.00);
 - payment: QuickBooks cannot void a received payment, only delete it (TxnDelRq, TxnDelType
   ReceivePayment; FACTS.md). Deleting one whose deposit may be reconciled is the accountant's
   decision: by default it is flagged (`payment_void: flag`, nothing sent), deleted only with
