@@ -58,8 +58,6 @@ from mlconnector.mapper.sales import (
 from mlconnector.mapper.taxes import tax_item
 from mlconnector.mapper.text import TextNotes
 
-REQUEST_TYPE = "InvoiceAddRq"
-
 
 def check_totals(invoice: Invoice, event_id: str) -> None:
     """Refuse an invoice whose parts do not add up, naming the invoice and the difference."""
