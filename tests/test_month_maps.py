@@ -16,7 +16,10 @@ from mlconnector.common.qbxml import Request, build_message, element_from_string
 from mlconnector.common.qbxml.schema import validate
 from mlconnector.ingest.translate import TRANSLATORS, version_of
 from mlconnector.mapper.commands import map_event
-from mlconnector.stsandbox.month import CHAOS_MAPPING, generate_month
+from mlconnector.qbsim.company import Company
+from mlconnector.qbsim.refs import RefSpec
+from mlconnector.qbsim.seed import seed_contractor
+from mlconnector.stsandbox.month import CHAOS_MAPPING, ZONES, generate_month
 
 ENTITY: dict[str, EntityName] = {
     "customers": "customer",
@@ -97,3 +100,31 @@ def test_every_version_of_the_month_maps_to_the_books() -> None:
         validate(
             build_message([Request(str(n), element_from_string(f)) for n, f in enumerate(chunk)])
         )
+
+
+def test_the_month_names_only_what_the_demo_company_file_has() -> None:
+    """Items and accounts the month's commands name exist in the QuickBooks simulator's
+    contractor company (its sales tax items per zone are the simulator's to add)."""
+    month = generate_month(7)
+    target = connection()
+    versions = [(e, r) for e, records in month.records().items() for r in records]
+    names: dict[str, set[str]] = {"items": set(), "accounts": set()}
+    for entity, raw in versions:
+        for command in map_event(event(entity, raw), target):
+            if not command.qbxml:
+                continue
+            root = etree.fromstring(command.qbxml)
+            names["items"] |= {e.text or "" for e in root.iterfind(".//ItemRef/FullName")}
+            for tag in ("AccountRef", "ARAccountRef", "APAccountRef", "DepositToAccountRef"):
+                names["accounts"] |= {e.text or "" for e in root.iterfind(f".//{tag}/FullName")}
+    assert "ST Service" not in names["items"]  # no line falls back to the default item
+    tax_items = {zone.quickbooks_item for zone in ZONES}
+    with Company(":memory:") as company:
+        seed_contractor(company)
+        for table, wanted in names.items():
+            missing = {
+                name
+                for name in wanted - tax_items
+                if company.resolve(table, RefSpec(full_name=name)) is None
+            }
+            assert missing == set(), table

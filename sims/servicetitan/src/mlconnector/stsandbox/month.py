@@ -114,7 +114,8 @@ CHAOS_MAPPING: dict[str, Any] = {
 
 BUSINESS_UNITS = ((201, "Plumbing - Service"), (202, "HVAC - Service"))
 LABOR_RATES = (Decimal("95.00"), Decimal("110.00"), Decimal("125.00"), Decimal("145.00"))
-# (sku id, sku, description, price, unit cost, type)
+# (sku id, sku, description, price, unit cost, type): the pricebook the demo QuickBooks company
+# (sims/quickbooks seed) has items for, so that every line maps item for item.
 CATALOG: tuple[tuple[int, str, str, str, str, ItemType], ...] = (
     (30075, "PVC-075", '3/4" PVC pipe, 10 ft', "36.50", "14.20", "Material"),
     (30150, "PVC-150", '1-1/2" PVC DWV pipe, 10 ft', "12.35", "5.05", "Material"),
@@ -122,11 +123,10 @@ CATALOG: tuple[tuple[int, str, str, str, str, ItemType], ...] = (
     (31625, "FLTR-16251", "Air filter 16x25x1 MERV 11", "18.75", "7.10", "Material"),
     (34100, "R410A-LB", "R-410A refrigerant, per lb", "42.00", "16.50", "Material"),
     (33032, "DRN-ENZ-32", "Enzyme drain cleaner, 32 oz", "24.99", "9.80", "Material"),
-    (34410, "MTR-CFM-025", "Condenser fan motor 1/4 HP", "289.00", "148.50", "Equipment"),
-    (34455, "CAP-45-5", "Dual run capacitor 45/5 uF", "64.50", "18.90", "Material"),
     (35050, "WH-50G", "50 gal gas water heater", "1395.00", "812.40", "Equipment"),
-    (30550, "CU-ELB-050", '1/2" copper 90 elbow', "4.15", "1.84", "Material"),
+    (30550, "CU-050", '1/2" copper pipe, per foot', "6.40", "2.60", "Material"),
 )
+DISCOUNT_SKU = "Member Discount"
 FIRST_NAMES = (
     "Maria", "James", "Wei", "Aisha", "Daniel", "Priya", "Carlos", "Emily", "Tomás", "Grace",
     "Noah", "Fatima", "Liam", "Sofia", "Ethan", "Mei", "Lucas", "Zoë", "Omar", "Hannah",
@@ -397,7 +397,7 @@ def _discount(line_id: int, amount: str) -> LineSpec:
     return LineSpec(
         line_id,
         90009,
-        "Discount",
+        DISCOUNT_SKU,
         "Member discount",
         "PriceModifier",
         Decimal(1),
