@@ -5,7 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from hypothesis import HealthCheck, event, given, settings
+import pytest
+from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 from mapper_checks import assert_valid, with_sample_ids
@@ -17,6 +18,7 @@ from mlconnector.common.models import BillLine, GLAccount, InvoiceLine, PaymentA
 from mlconnector.common.money import cents
 from mlconnector.common.qbxml import to_qb_text
 from mlconnector.mapper.commands import map_event
+from mlconnector.mapper.errors import MappingError
 
 _settings = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -265,3 +267,50 @@ def test_any_reference_fits_its_refnumber_and_stays_whole_in_the_memo(
         ref_number = etree.fromstring(inv.qbxml).findtext("InvoiceAdd/RefNumber") or ""
         assert len(ref_number) <= 11
         assert_valid(pay.qbxml, inv.qbxml)
+
+
+_level = st.text(
+    alphabet=st.characters(
+        codec="latin-1", exclude_categories=("Cc", "Cs"), exclude_characters=":"
+    ),
+    min_size=0,
+    max_size=40,
+)
+
+
+@_settings
+@given(levels=st.lists(_level, min_size=1, max_size=4))
+def test_an_account_name_is_kept_whole_or_refused_naming_its_level(levels: list[str]) -> None:
+    """ServiceTitan's "Parent:Child" reaches QuickBooks as it is, or not at all."""
+    name = ":".join(levels)
+    assume(name.strip())  # no name at all: the default expense account
+    record = inventory_bill(
+        lines=(
+            BillLine(
+                st_id=1,
+                sku_name="X",
+                quantity=Decimal(1),
+                cost=Decimal("10.00"),
+                gl_account=GLAccount(name=name, number="5031"),
+            ),
+        ),
+        total=Decimal("10.00"),
+        tax=Decimal("0"),
+        shipping=Decimal("0"),
+        other=Decimal("0"),
+    )
+    cleaned = [" ".join(level.split()) for level in levels]
+    bad = [level for level in cleaned if not 0 < len(level) <= 31]
+    if bad or len(":".join(cleaned)) > 159:
+        with pytest.raises(MappingError) as caught:
+            map_event(event_for(record), connection())
+        if "" in bad:
+            assert "has an empty level" in caught.value.message
+        elif bad:
+            assert f"its level {bad[0]!r} is {len(bad[0])} characters" in caught.value.message
+        assert "gl_account_map" in caught.value.hint
+        return
+    [command] = map_event(event_for(record), connection())
+    account = etree.fromstring(command.qbxml).findtext("BillAdd/ExpenseLineAdd/AccountRef/FullName")
+    assert account == ":".join(cleaned)
+    assert_valid(command.qbxml)
