@@ -37,6 +37,7 @@ from mlconnector.mapper.naming import (
     transaction_guid,
 )
 from mlconnector.mapper.text import TextNotes
+from mlconnector.mapper.voids import bill_void
 
 REQUEST_TYPE = "BillAddRq"
 ZERO = Decimal("0.00")
@@ -206,8 +207,6 @@ def bill_add(
 
 def map_bill(event: StEvent, connection: Connection) -> list[Command]:
     """The BillAdd of an active bill; a flag (`voids`) for one deleted in ServiceTitan."""
-    from mlconnector.mapper.voids import bill_void
-
     bill = event.record
     if not isinstance(bill, Bill):
         raise MappingError(

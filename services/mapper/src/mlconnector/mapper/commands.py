@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 
 from lxml import etree
@@ -122,8 +123,9 @@ def flag_command(
     )
 
 
+@functools.cache
 def _registry() -> dict[str, EntityMapper]:
-    # Imported here so entity modules can import make_command without a cycle.
+    # Imported here so entity modules can import make_command without a cycle; built once.
     from mlconnector.mapper.bills import map_bill
     from mlconnector.mapper.invoices import map_invoice
     from mlconnector.mapper.parties import map_party

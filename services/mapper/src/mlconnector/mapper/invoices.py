@@ -17,15 +17,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from lxml import etree
-
 from mlconnector.common.connections import Connection
 from mlconnector.common.envelopes import Command, LateRef, StEvent
 from mlconnector.common.mapping import MappingSettings
 from mlconnector.common.models import Invoice
 from mlconnector.common.money import cents, qb_amount
-from mlconnector.common.qbxml import sub
 from mlconnector.mapper.commands import make_command
+from mlconnector.mapper.credit_memos import application_command
 from mlconnector.mapper.elements import render
 from mlconnector.mapper.errors import MappingError
 from mlconnector.mapper.items import ItemNeed, item_commands
@@ -57,6 +55,7 @@ from mlconnector.mapper.sales import (
 )
 from mlconnector.mapper.taxes import tax_item
 from mlconnector.mapper.text import TextNotes
+from mlconnector.mapper.voids import invoice_void, txn_ref_query
 
 
 def check_totals(invoice: Invoice, event_id: str) -> None:
@@ -183,19 +182,6 @@ def sales_document(
     return SalesDocument(kind, header, lines, fingerprint_of(document, invoice))
 
 
-def txn_ref_query(kind: SalesKind, invoice: Invoice) -> etree._Element:
-    """Exact RefNumber match (InvoiceQueryRq / CreditMemoQueryRq).
-
-    The schema makes RefNumber and the filter group (EntityFilter + RefNumberFilter)
-    alternatives, and RefNumberFilter only matches StartsWith/Contains/EndsWith, so the
-    customer cannot narrow an exact match: the gateway compares the returned ExternalGUID
-    (the record's, `transaction_guid`) to tell our transaction from another with that number.
-    """
-    request = etree.Element(f"{kind.obj}QueryRq")
-    sub(request, "RefNumber", invoice_ref_number(invoice.number)[0])
-    return request
-
-
 def _modify(kind: SalesKind, mapping: MappingSettings) -> bool:
     setting = mapping.on_change.credit_memo if kind is CREDIT_MEMO else mapping.on_change.invoice
     return setting == "modify"
@@ -203,9 +189,6 @@ def _modify(kind: SalesKind, mapping: MappingSettings) -> bool:
 
 def map_invoice(event: StEvent, connection: Connection) -> list[Command]:
     """The commands of one invoice event, in send order (prerequisites first)."""
-    from mlconnector.mapper.credit_memos import application_command
-    from mlconnector.mapper.voids import invoice_void
-
     invoice = event.record
     if not isinstance(invoice, Invoice):
         raise MappingError(

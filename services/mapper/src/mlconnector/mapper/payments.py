@@ -25,6 +25,7 @@ from mlconnector.mapper.fingerprints import amount
 from mlconnector.mapper.lookups import txn_query
 from mlconnector.mapper.naming import MEMO_MAX, TXN_REF_MAX, ref_number, transaction_guid
 from mlconnector.mapper.text import TextNotes
+from mlconnector.mapper.voids import payment_void
 
 REQUEST_TYPE = "ReceivePaymentAddRq"
 ZERO = Decimal("0.00")
@@ -161,8 +162,6 @@ def payment_add(
 
 def map_payment(event: StEvent, connection: Connection) -> list[Command]:
     """The ReceivePaymentAdd of an active payment; the void (`voids`) of an inactive one."""
-    from mlconnector.mapper.voids import payment_void
-
     payment = event.record
     if not isinstance(payment, Payment):
         raise MappingError(

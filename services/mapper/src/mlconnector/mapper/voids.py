@@ -28,8 +28,8 @@ from mlconnector.common.money import cents, qb_amount
 from mlconnector.common.qbxml import sub
 from mlconnector.mapper.commands import flag_command, make_command
 from mlconnector.mapper.lookups import txn_query
-from mlconnector.mapper.naming import TXN_REF_MAX, ref_number
-from mlconnector.mapper.sales import CREDIT_MEMO, INVOICE
+from mlconnector.mapper.naming import TXN_REF_MAX, invoice_ref_number, ref_number
+from mlconnector.mapper.sales import CREDIT_MEMO, INVOICE, SalesKind
 
 VOIDED_AMOUNTS = {"total": "0.00"}  # what QuickBooks shows of a voided transaction
 
@@ -48,9 +48,21 @@ def txn_del(del_type: str) -> etree._Element:
     return request
 
 
-def invoice_void(event: StEvent, connection: Connection, invoice: Invoice) -> Command:
-    from mlconnector.mapper.invoices import txn_ref_query
+def txn_ref_query(kind: SalesKind, invoice: Invoice) -> etree._Element:
+    """Exact RefNumber match (InvoiceQueryRq / CreditMemoQueryRq).
 
+    The schema makes RefNumber and the filter group (EntityFilter + RefNumberFilter)
+    alternatives, and RefNumberFilter only matches StartsWith/Contains/EndsWith, so the
+    customer cannot narrow an exact match: the gateway compares the returned ExternalGUID
+    (the record's, `transaction_guid`) to tell our transaction from another with that number.
+    """
+    request = etree.Element(f"{kind.obj}QueryRq")
+    sub(request, "RefNumber", invoice_ref_number(invoice.number)[0])
+    return request
+
+
+def invoice_void(event: StEvent, connection: Connection, invoice: Invoice) -> Command:
+    """The TxnVoidRq of an invoice (or credit memo) voided or deleted in ServiceTitan."""
     kind = CREDIT_MEMO if cents(invoice.total) < 0 else INVOICE
     what = "credit memo" if kind is CREDIT_MEMO else "invoice"
     return make_command(
@@ -66,6 +78,7 @@ def invoice_void(event: StEvent, connection: Connection, invoice: Invoice) -> Co
 
 
 def payment_void(event: StEvent, connection: Connection, payment: Payment) -> Command:
+    """The TxnDelRq of a payment deleted in ServiceTitan, or its flag (`payment_void`)."""
     reference = ref_number(payment.reference, TXN_REF_MAX)[0]
     lookup = txn_query("ReceivePaymentQueryRq", reference, payment.payment_date)
     what = f"payment {payment.st_id} from {payment.customer_name} ({qb_amount(payment.total)})"
@@ -89,6 +102,7 @@ def payment_void(event: StEvent, connection: Connection, payment: Payment) -> Co
 
 
 def bill_void(event: StEvent, connection: Connection, bill: Bill) -> Command:
+    """The flag of a bill deleted in ServiceTitan (posted bills are never changed)."""
     reference = ref_number(bill.reference, TXN_REF_MAX)[0]
     return flag_command(
         event,
