@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from lxml import etree
 
-from mlconnector.stsandbox.seed import seed_records
+from mlconnector.stsandbox.seed import seed_data, seed_records
 
 MLCONNECTOR = str(Path(sys.executable).parent / "mlconnector")
 SAMPLES = Path(__file__).resolve().parents[1] / "services" / "st-ingest" / "tests" / "samples"
@@ -402,3 +402,15 @@ def test_voided_invoice_and_deleted_payment(env: dict[str, str], tmp_path: Path)
     result = run(["map", write(tmp_path, "payment.json", deleted), "--mapping", str(mapping)], env)
     (delete,) = blocks(result.stdout, "qbXML")
     assert (delete.tag, delete.findtext("TxnDelType")) == ("TxnDelRq", "ReceivePayment")
+
+
+def test_a_payment_deleted_while_pending_is_noted(env: dict[str, str], tmp_path: Path) -> None:
+    """Demo payment 9005: entered twice by mistake and deleted before any batch posted it."""
+    (duplicate,) = [p for p in seed_data("demo")["payments"] if p["id"] == 9005]
+    result = run(["map", write(tmp_path, "payment.json", duplicate)], env)
+    assert result.returncode == 0, result.stderr
+    assert (
+        "Note: It was deleted while Pending, before it was posted in a ServiceTitan batch: "
+        "st-ingest would not publish it (nothing reached QuickBooks to void).\n"
+    ) in result.stdout
+    assert "  action:     void, flagged for the accountant" in result.stdout
