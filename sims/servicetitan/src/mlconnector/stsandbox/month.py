@@ -24,7 +24,19 @@ the end, from ServiceTitan's final state.
 
 A test loads the month into the sandbox's store (`load`), lets st-ingest read it, applies
 `waiting_edits` while QuickBooks is closed, syncs, then applies `later` at the moment it
-chooses (`apply_later`) and syncs again.
+chooses (`apply_later`) and syncs again:
+
+    with RunningSandbox(SandboxSettings(seed="empty")) as sandbox:
+        month = generate_month(seed)
+        month.load(sandbox.store)
+        ...  # st-ingest polls; QuickBooks closed
+        month.apply_waiting_edits(sandbox.store)
+        ...  # the Web Connector syncs the month
+        month.apply_later(sandbox.store)
+        ...  # syncs again; then compare QuickBooks with month.books()
+
+Sync with `CHAOS_MAPPING` as the connection's mapping (each zone's tax item; deleted payments
+deleted in QuickBooks), which `books()` assumes.
 """
 
 from __future__ import annotations
