@@ -7,6 +7,7 @@ import json
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+import httpx
 import pytest
 
 from mlconnector.stsandbox.month import (
@@ -18,6 +19,8 @@ from mlconnector.stsandbox.month import (
     month_store,
 )
 from mlconnector.stsandbox.openapi import DOCUMENTS_DIR, schema_errors
+from mlconnector.stsandbox.settings import SandboxSettings
+from mlconnector.stsandbox.testing import RunningSandbox
 
 ACCOUNTING = DOCUMENTS_DIR / "tenant-accounting-v2.json"
 SCHEMAS: dict[str, tuple[str, str]] = {
@@ -178,3 +181,35 @@ def test_loading_then_changing_at_a_chosen_moment() -> None:
     later = store.export("payments", store.export("payments", None)["continueFrom"])
     assert later["data"] == []  # page size 500: the first page held everything
     assert isinstance(month.later[0], Change)
+
+
+def test_the_running_sandbox_serves_the_month_through_its_export() -> None:
+    """As the chaos test drives it: an empty sandbox, the month loaded, then the changes."""
+    month = generate_month(7)
+    with (
+        RunningSandbox(SandboxSettings(seed="empty", page_size=5000)) as sandbox,
+        httpx.Client(base_url=sandbox.url, timeout=10) as http,
+    ):
+        month.load(sandbox.store)
+        token = http.post(
+            "/connect/token",
+            data={
+                "grant_type": "client_credentials",
+                "client_id": "sandbox-client",
+                "client_secret": "sandbox-secret",
+            },
+        ).json()["access_token"]
+        headers = {"Authorization": f"Bearer {token}", "ST-App-Key": "sandbox-app-key"}
+        path = "/accounting/v2/tenant/1234567/export/invoices"
+        first = http.get(path, headers=headers).json()
+        assert len(first["data"]) == len(month.invoices)
+        month.apply_waiting_edits(sandbox.store)
+        month.apply_later(sandbox.store)
+        changed = http.get(path, params={"from": first["continueFrom"]}, headers=headers).json()
+        changes = (*month.waiting_edits, *month.later)
+        invoices = [c.record["id"] for c in changes if c.entity == "invoices"]
+        assert [r["id"] for r in changed["data"]] == invoices
+        payments = http.get(
+            "/accounting/v2/tenant/1234567/export/payments", headers=headers
+        ).json()["data"]
+        assert sum(1 for p in payments if not p["active"]) == 2
