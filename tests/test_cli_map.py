@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from lxml import etree
 
-from mlconnector.stsandbox.seed import seed_records
+from mlconnector.stsandbox.seed import seed_data, seed_records
 
 MLCONNECTOR = str(Path(sys.executable).parent / "mlconnector")
 SAMPLES = Path(__file__).resolve().parents[1] / "services" / "st-ingest" / "tests" / "samples"
@@ -315,3 +315,102 @@ def test_stored_connection_mapping_is_used(nats_url: str, tmp_path: Path) -> Non
     missing = run(["map", write(tmp_path, "i.json", INVOICE_5001), "--connection", "x"], env)
     assert missing.returncode == 1
     assert "no connection named 'x'" in missing.stderr
+
+
+def adjustment_of_5001() -> dict[str, Any]:
+    """ServiceTitan adjustment invoice 5101 to 5001: the PVC pipe returned (4 x 36.50 and
+    its 8.25% tax), as the accounting export documents an invoice."""
+    raw = copy.deepcopy(INVOICE_5001)
+    pipe = next(item for item in raw["items"] if item["skuName"] == "PVC-075")
+    pipe.update(id=61012, quantity="-4.00", total="-146.00")
+    raw.update(
+        id=5101,
+        referenceNumber="5001-A",
+        adjustmentToId=5001,
+        items=[pipe],
+        subTotal="-146.00",
+        salesTax="-12.05",
+        total="-158.05",
+        balance="-158.05",
+    )
+    return raw
+
+
+def test_adjustment_invoice_is_a_credit_memo_applied_to_its_invoice(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    result = run(["map", write(tmp_path, "adjustment.json", adjustment_of_5001())], env)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "2 QuickBooks requests, in send order." in out
+    assert (
+        "[1/2] CreditMemoAddRq\n  summary:    Credit memo 5001-A for Hernandez, Maria: 158.05\n"
+        in out
+    )
+    assert "  expected:   subtotal 146.00, sales_tax 12.05, total 158.05" in out
+    assert "  line keys:  61012\n" in out
+    (memo,) = [b for b in blocks(out, "qbXML") if b.tag == "CreditMemoAddRq"]
+    line = memo.find("CreditMemoAdd/CreditMemoLineAdd")
+    assert line is not None
+    assert (line.findtext("Quantity"), line.findtext("Rate"), line.findtext("Amount")) == (
+        "4",
+        "36.50",
+        "146.00",
+    )
+    assert "[2/2] ReceivePaymentAddRq\n" in out
+    assert "  requires:   [1/2] (done first)\n" in out
+    assert "invoice 5001 (@ref:invoice:5001), invoice 5101 (@ref:invoice:5101)" in out
+    (application,) = [b for b in blocks(out, "qbXML") if b.tag == "ReceivePaymentAddRq"]
+    credit = application.find("ReceivePaymentAdd/AppliedToTxnAdd/SetCredit")
+    assert credit is not None
+    assert credit.findtext("CreditTxnID") == "@ref:invoice:5101"
+    assert credit.findtext("AppliedAmount") == "158.05"
+    mods = [b for title in mod_titles(out) for b in blocks(out, title)]
+    assert [m.tag for m in mods] == ["CreditMemoModRq"]
+
+
+def test_invoice_has_its_mod_form_with_lines_by_key(env: dict[str, str], tmp_path: Path) -> None:
+    result = run(["map", write(tmp_path, "invoice.json", INVOICE_5001)], env)
+    assert result.returncode == 0, result.stderr
+    assert "  line keys:  60011, 60012\n" in result.stdout
+    (title,) = mod_titles(result.stdout)
+    assert "each line's TxnLineID (-1 for a new line)" in title
+    (mod,) = blocks(result.stdout, title)
+    assert [m.findtext("TxnLineID") for m in mod.iter("InvoiceLineMod")] == [
+        "@line:60011",
+        "@line:60012",
+    ]
+
+
+def test_voided_invoice_and_deleted_payment(env: dict[str, str], tmp_path: Path) -> None:
+    voided = {**INVOICE_5001, "active": False}
+    result = run(["map", write(tmp_path, "invoice.json", voided)], env)
+    assert result.returncode == 0, result.stderr
+    assert "Note: ServiceTitan marks this record inactive (deleted or voided).\n" in result.stdout
+    assert "[1/1] TxnVoidRq\n" in result.stdout
+    assert "  action:     void (voided or deleted in ServiceTitan;" in result.stdout
+    (void,) = blocks(result.stdout, "qbXML")
+    assert (void.findtext("TxnVoidType"), void.findtext("TxnID")) == ("Invoice", "@self")
+
+    deleted = {**sample("payment.json"), "active": False}
+    flagged = run(["map", write(tmp_path, "payment.json", deleted)], env)
+    assert flagged.returncode == 0, flagged.stderr
+    assert "  action:     void, flagged for the accountant" in flagged.stdout
+    assert blocks(flagged.stdout, "qbXML") == []
+    mapping = tmp_path / "mapping.yaml"
+    mapping.write_text("payment_void: delete\n")
+    result = run(["map", write(tmp_path, "payment.json", deleted), "--mapping", str(mapping)], env)
+    (delete,) = blocks(result.stdout, "qbXML")
+    assert (delete.tag, delete.findtext("TxnDelType")) == ("TxnDelRq", "ReceivePayment")
+
+
+def test_a_payment_deleted_while_pending_is_noted(env: dict[str, str], tmp_path: Path) -> None:
+    """Demo payment 9005: entered twice by mistake and deleted before any batch posted it."""
+    (duplicate,) = [p for p in seed_data("demo")["payments"] if p["id"] == 9005]
+    result = run(["map", write(tmp_path, "payment.json", duplicate)], env)
+    assert result.returncode == 0, result.stderr
+    assert (
+        "Note: It was deleted while Pending, before it was posted in a ServiceTitan batch: "
+        "st-ingest would not publish it (nothing reached QuickBooks to void).\n"
+    ) in result.stdout
+    assert "  action:     void, flagged for the accountant" in result.stdout

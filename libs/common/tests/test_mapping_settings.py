@@ -9,8 +9,10 @@ from mlconnector.common.connections import Connection
 from mlconnector.common.mapping import (
     MappingSettings,
     MappingSettingsError,
+    OnChange,
     PaymentTypeMapping,
     mapping_errors,
+    tax_zones_from_servicetitan,
 )
 
 
@@ -170,3 +172,82 @@ def test_connections_stored_before_the_new_settings_still_load() -> None:
     assert connection.mapping.deposit_account == "Undeposited Funds"
     again = Connection.model_validate_json(connection.model_dump_json())
     assert again.mapping == connection.mapping
+
+
+def test_after_posting_defaults_modify_invoices_and_credit_memos_flag_the_rest() -> None:
+    mapping = MappingSettings()
+    assert mapping.on_change == OnChange(
+        invoice="modify", credit_memo="modify", payment="flag", bill="flag"
+    )
+    assert mapping.payment_void == "flag"
+    assert mapping.apply_credit_memos is True
+    text = "on_change:\n  invoice: flag\npayment_void: delete\napply_credit_memos: false\n"
+    changed = MappingSettings.from_yaml_text(text)
+    assert (changed.on_change.invoice, changed.on_change.credit_memo) == ("flag", "modify")
+    assert (changed.payment_void, changed.apply_credit_memos) == ("delete", False)
+    assert MappingSettings.from_yaml_text(changed.to_yaml_text()) == changed
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "on_change:\n  payment: modify\n",
+            "on_change.payment: payments are never modified in QuickBooks after they post: a "
+            "changed payment is flagged for the accountant ('flag'), got 'modify'",
+        ),
+        (
+            "on_change:\n  bill: modify\n",
+            "on_change.bill: bills are never modified in QuickBooks after they post: a changed "
+            "bill is flagged for the accountant ('flag'), got 'modify'",
+        ),
+        (
+            "on_change:\n  estimate: flag\n",
+            "on_change.estimate: unknown setting (known settings: bill, credit_memo, invoice, "
+            "payment)",
+        ),
+        ("payment_void: void\n", "payment_void: Input should be 'flag' or 'delete', got 'void'"),
+        (
+            "tax_zone_map:\n  Round Rock: Round Rock Tax\n",
+            "(mapping): tax_zone_map names tax zones that tax_zones does not list: 'Round Rock' "
+            "(give the zone's id, or add it to tax_zones as <id>: <name>)",
+        ),
+        (
+            'tax_zone_map:\n  "32": "Round Rock Tax Item With A Long Name"\n',
+            "tax_zone_map.32: 'Round Rock Tax Item With A Long Name' is 36 characters; "
+            "QuickBooks item names are at most 31 per level (use 'Parent:Child' for sub-items)",
+        ),
+    ],
+)
+def test_after_posting_and_tax_zone_settings_are_checked(text: str, expected: str) -> None:
+    with pytest.raises(MappingSettingsError) as caught:
+        MappingSettings.from_yaml_text(text)
+    assert caught.value.errors == [expected]
+
+
+def test_tax_zones_by_id_or_by_name() -> None:
+    text = """
+tax_zones:
+  31: Travis County
+  32: Round Rock
+tax_zone_map:
+  "31": ST Sales Tax
+  Round Rock: Round Rock Tax
+"""
+    mapping = MappingSettings.from_yaml_text(text)
+    assert mapping.tax_zone_item(31) == "ST Sales Tax"
+    assert mapping.tax_zone_item(32) == "Round Rock Tax"
+    assert mapping.tax_zone_item(33) is None
+    assert mapping.tax_zone_item(None) is None
+    assert MappingSettings.from_yaml_text(mapping.to_yaml_text()) == mapping
+
+
+def test_tax_zones_from_servicetitans_tax_zones_answer() -> None:
+    """The data of GET /tenant/{tenant}/tax-zones (Accounting.V2.TaxZoneResponse)."""
+    zones = [
+        {"id": 31, "name": "Travis County", "isTaxRateSeparated": False, "rates": []},
+        {"id": 32, "name": " Round Rock ", "isTaxRateSeparated": False, "rates": []},
+        {"id": 33, "name": None, "rates": []},
+        {"id": True, "name": "not an id"},
+    ]
+    assert tax_zones_from_servicetitan(zones) == {31: "Travis County", 32: "Round Rock"}

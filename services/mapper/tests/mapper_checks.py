@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from lxml import etree
 
-from mlconnector.common.envelopes import FRESH_EDIT_SEQUENCE, SELF_ID
+from mlconnector.common.envelopes import FRESH_EDIT_SEQUENCE, LINE_ID_PREFIX, SELF_ID
 from mlconnector.common.qbxml import Request, build_message, element_from_string
 from mlconnector.common.qbxml.schema import validate
 
@@ -18,7 +19,9 @@ UPDATE_ENV = "MLCONNECTOR_UPDATE_GOLDEN"
 # What the gateway puts in place of a Mod's placeholders: a ListID and an EditSequence of the
 # forms QuickBooks gives.
 SAMPLE_LIST_ID = "80000001-1234567890"
+SAMPLE_TXN_ID = "1A2B-1234567890"
 SAMPLE_EDIT_SEQUENCE = "1234567890"
+_LINE_ID = re.compile(re.escape(f">{LINE_ID_PREFIX}") + r"[^<]*<")
 
 
 def assert_valid(*fragments: str) -> str:
@@ -31,12 +34,14 @@ def assert_valid(*fragments: str) -> str:
 
 
 def with_sample_ids(mod_qbxml: str) -> str:
-    """A Mod as the gateway sends it, the placeholders replaced by valid values."""
-    assert f"<ListID>{SELF_ID}</ListID>" in mod_qbxml
-    assert f"<EditSequence>{FRESH_EDIT_SEQUENCE}</EditSequence>" in mod_qbxml
-    return mod_qbxml.replace(f">{SELF_ID}<", f">{SAMPLE_LIST_ID}<").replace(
+    """A Mod or void as the gateway sends it, the placeholders replaced by valid values: the
+    record's ListID/TxnID, a fresh EditSequence, each line's TxnLineID (-1: a new line)."""
+    assert f"<ListID>{SELF_ID}</ListID>" in mod_qbxml or f"<TxnID>{SELF_ID}</TxnID>" in mod_qbxml
+    sample = SAMPLE_LIST_ID if f"<ListID>{SELF_ID}" in mod_qbxml else SAMPLE_TXN_ID
+    filled = mod_qbxml.replace(f">{SELF_ID}<", f">{sample}<").replace(
         f">{FRESH_EDIT_SEQUENCE}<", f">{SAMPLE_EDIT_SEQUENCE}<"
     )
+    return _LINE_ID.sub(">-1<", filled)
 
 
 def pretty(fragment: str) -> str:

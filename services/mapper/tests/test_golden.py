@@ -1,4 +1,5 @@
-"""Golden qbXML for a contractor's day: invoice, payments, inventory bill, vendor.
+"""Golden qbXML for a contractor's day: invoice (Add and Mod), credit memo applied to the
+invoice it adjusts, voids and deletes, payments, inventory bill, vendor.
 
 The expected qbXML is in tests/golden/ (indented for review); each file is exactly what the
 mapper sends, and every message validates against the qbXML 13.0 schema.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from lxml import etree
 from mapper_checks import assert_golden, assert_valid, with_sample_ids
 from mapper_factories import (
     connection,
@@ -20,9 +22,9 @@ from mapper_factories import (
 )
 
 from mlconnector.common.connections import Connection
-from mlconnector.common.envelopes import LateRef
-from mlconnector.common.mapping import MappingSettings, PaymentTypeMapping
-from mlconnector.common.models import PaymentApplication
+from mlconnector.common.envelopes import LINE_ID_PREFIX, LateRef, record_guid
+from mlconnector.common.mapping import MappingSettings, OnChange, PaymentTypeMapping
+from mlconnector.common.models import Invoice, InvoiceLine, PaymentApplication
 from mlconnector.mapper.commands import map_event
 
 
@@ -45,8 +47,12 @@ def test_contractor_invoice() -> None:
     assert command.request_type == "InvoiceAddRq"
     assert_golden("invoice_contractor.xml", command.qbxml)
     assert command.refs == (LateRef.make("customer", 1001),)
-    assert command.mod_qbxml is None  # posted transactions are never modified
     assert command.summary == "Invoice 10457 for Jane Doe: 1561.97"
+    assert command.action == "post"
+    assert command.requires == ()
+    # ServiceTitan's invoice item ids, in the Add's line order.
+    assert command.line_keys == ("11", "12", "13", "14", "15")
+    assert command.expected == {"subtotal": "1464.00", "sales_tax": "97.97", "total": "1561.97"}
     assert command.fingerprint == {
         "number": "10457",
         "date": "2024-05-02",
@@ -63,6 +69,148 @@ def test_contractor_invoice() -> None:
         "total": "1561.97",
     }
     assert_valid(command.qbxml, command.lookup_qbxml or "")
+
+
+def test_contractor_invoice_changed_after_posting_is_an_invoice_mod() -> None:
+    """on_change: modify (the default): the Mod names the invoice and every line by key."""
+    [command] = map_event(event_for(contractor_invoice()), contractor_connection())
+    assert command.mod_qbxml is not None
+    assert_golden("invoice_mod.xml", command.mod_qbxml)
+    mod = etree.fromstring(command.mod_qbxml)
+    line_ids = [line.findtext("TxnLineID") for line in mod.iter("InvoiceLineMod")]
+    assert line_ids == [f"{LINE_ID_PREFIX}{key}" for key in command.line_keys]
+    # The Add's lines and the Mod's carry the same items and amounts, in the same order.
+    add = etree.fromstring(command.qbxml)
+    assert [line.findtext("Amount") for line in add.iter("InvoiceLineAdd")] == [
+        line.findtext("Amount") for line in mod.iter("InvoiceLineMod")
+    ]
+    assert_valid(with_sample_ids(command.mod_qbxml))
+    contractor = contractor_connection()
+    flagged = contractor.mapping.model_copy(update={"on_change": OnChange(invoice="flag")})
+    [flag] = map_event(
+        event_for(contractor_invoice()), contractor.model_copy(update={"mapping": flagged})
+    )
+    assert flag.mod_qbxml is None
+    assert flag.qbxml == command.qbxml
+
+
+def adjustment_invoice() -> Invoice:
+    """ServiceTitan adjustment invoice 5102 to invoice 5002: four feet of pipe returned and
+    a labour credit, in Round Rock's tax zone (6.25%): -15.00 taxable, 0.94 tax back."""
+    return contractor_invoice(
+        st_id=5102,
+        number="10457-A",
+        adjustment_to_id=5002,
+        tax_zone_id=32,
+        summary="Returned pipe; labour goodwill credit",
+        lines=(
+            InvoiceLine(
+                st_id=61,
+                sku_name="PVC-075",
+                description='3/4" PVC pipe returned',
+                quantity=Decimal("-4"),
+                price=Decimal("3.75"),
+                total=Decimal("-15.00"),
+                taxable=True,
+            ),
+            InvoiceLine(
+                st_id=62,
+                sku_name="Labor",
+                description="Goodwill credit",
+                quantity=Decimal("1"),
+                price=Decimal("-50.00"),
+                total=Decimal("-50.00"),
+            ),
+        ),
+        subtotal=Decimal("-65.00"),
+        sales_tax=Decimal("-0.94"),
+        total=Decimal("-65.94"),
+    )
+
+
+def zoned_connection() -> Connection:
+    mapping = MappingSettings(
+        tax_zone_map={"31": "ST Sales Tax", "Round Rock": "Round Rock Tax"},
+        tax_zones={31: "Travis County", 32: "Round Rock"},
+    )
+    return connection().model_copy(update={"mapping": mapping})
+
+
+def test_adjustment_invoice_is_a_credit_memo_applied_to_the_invoice() -> None:
+    credit, application = map_event(event_for(adjustment_invoice()), zoned_connection())
+    assert credit.request_type == "CreditMemoAddRq"
+    assert_golden("credit_memo.xml", credit.qbxml)
+    assert credit.summary == "Credit memo 10457-A for Jane Doe: 65.94"
+    # QuickBooks shows a credit memo's amounts positive; the tax item is the zone's.
+    assert credit.expected == {"subtotal": "65.00", "sales_tax": "0.94", "total": "65.94"}
+    assert credit.line_keys == ("61", "62")
+    assert credit.lookup_qbxml == (
+        "<CreditMemoQueryRq><RefNumber>10457-A</RefNumber></CreditMemoQueryRq>"
+    )
+    assert credit.mod_qbxml is not None
+    assert credit.mod_qbxml.startswith("<CreditMemoModRq>")
+    assert_valid(credit.qbxml, credit.lookup_qbxml, with_sample_ids(credit.mod_qbxml))
+
+    assert application.request_type == "ReceivePaymentAddRq"
+    assert_golden("credit_memo_application.xml", application.qbxml)
+    assert application.requires == (credit.command_id,)
+    assert application.refs == (
+        LateRef.make("customer", 1001),
+        LateRef.make("invoice", 5002),  # the invoice it adjusts
+        LateRef.make("invoice", 5102),  # the credit memo itself
+    )
+    assert application.summary == ("Apply credit memo 10457-A (65.94) to invoice 5002 for Jane Doe")
+    assert application.lookup_qbxml == (
+        "<CreditMemoQueryRq><TxnID>@ref:invoice:5102</TxnID>"
+        "<IncludeLinkedTxns>true</IncludeLinkedTxns></CreditMemoQueryRq>"
+    )
+    guid = etree.fromstring(application.qbxml).findtext("ReceivePaymentAdd/ExternalGUID")
+    assert guid == record_guid("acme-qb", "invoice", 5102, "credit-application")
+    assert guid != etree.fromstring(credit.qbxml).findtext("CreditMemoAdd/ExternalGUID")
+    assert_valid(application.qbxml, application.lookup_qbxml or "")
+    # Left as an available credit when the mapping says so.
+    kept = zoned_connection()
+    kept = kept.model_copy(
+        update={"mapping": kept.mapping.model_copy(update={"apply_credit_memos": False})}
+    )
+    assert [c.request_type for c in map_event(event_for(adjustment_invoice()), kept)] == [
+        "CreditMemoAddRq"
+    ]
+
+
+def test_invoice_voided_in_servicetitan_is_voided() -> None:
+    [void] = map_event(event_for(contractor_invoice(active=False)), contractor_connection())
+    assert (void.action, void.request_type) == ("void", "TxnVoidRq")
+    assert_golden("invoice_void.xml", void.qbxml)
+    assert void.summary == (
+        "Void invoice 10457 for Jane Doe (1561.97): voided or deleted in ServiceTitan"
+    )
+    assert void.expected == {"total": "0.00"}
+    # Found by its RefNumber (and the record's ExternalGUID) if the Add's outcome was lost.
+    assert void.lookup_qbxml == "<InvoiceQueryRq><RefNumber>10457</RefNumber></InvoiceQueryRq>"
+    assert_valid(with_sample_ids(void.qbxml), void.lookup_qbxml)
+    [memo_void] = map_event(
+        event_for(adjustment_invoice().model_copy(update={"active": False})), zoned_connection()
+    )
+    assert etree.fromstring(memo_void.qbxml).findtext("TxnVoidType") == "CreditMemo"
+
+
+def test_payment_deleted_in_servicetitan() -> None:
+    deleted = event_for(payment(active=False))
+    delete_mapping = MappingSettings(payment_void="delete")
+    [delete] = map_event(deleted, connection().model_copy(update={"mapping": delete_mapping}))
+    assert (delete.action, delete.request_type) == ("void", "TxnDelRq")
+    assert_golden("payment_delete.xml", delete.qbxml)
+    assert delete.summary == "Delete payment 7001 from Jane Doe (100.00): deleted in ServiceTitan"
+    assert_valid(with_sample_ids(delete.qbxml), delete.lookup_qbxml or "")
+    # By default a deleted payment is left for the accountant: nothing to send.
+    [flag] = map_event(deleted, connection())
+    assert (flag.action, flag.request_type, flag.qbxml) == ("void", "TxnDelRq", "")
+    assert flag.summary == (
+        "Deleted in ServiceTitan: payment 7001 from Jane Doe (100.00); left in QuickBooks for "
+        "the accountant (mapping payment_void: flag)"
+    )
+    assert flag.command_id == delete.command_id
 
 
 def test_partial_payment() -> None:
@@ -128,6 +276,7 @@ def test_inventory_bill_with_tax_and_shipping() -> None:
     assert_golden("bill_inventory.xml", command.qbxml)
     assert command.refs == (LateRef.make("vendor", 2001),)
     assert command.mod_qbxml is None  # bills are never modified after posting
+    assert command.expected == {"total": "1890.55"}
     assert command.lookup_qbxml == "<BillQueryRq><RefNumber>PO-1187-R1</RefNumber></BillQueryRq>"
     assert command.summary == "Bill PO-1187-R1 from Ferguson Supply: 1890.55"
     assert command.fingerprint == {

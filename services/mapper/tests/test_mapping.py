@@ -17,7 +17,7 @@ from mapper_factories import (
     invoice_event,
 )
 
-from mlconnector.common.envelopes import Command, LateRef
+from mlconnector.common.envelopes import Command, LateRef, record_guid
 from mlconnector.common.mapping import MappingSettings
 from mlconnector.common.models import InvoiceLine
 from mlconnector.common.qbxml import Request, build_message, element_from_string
@@ -51,7 +51,7 @@ GOLDEN_INVOICE = (
     "<DueDate>2024-05-31</DueDate>"
     "<ItemSalesTaxRef><FullName>ST Sales Tax</FullName></ItemSalesTaxRef>"
     "<Memo>Repaired kitchen sink leak</Memo>"
-    "<ExternalGUID>{23917A4B-4920-D1F3-A0A2-59AC634D8EFB}</ExternalGUID>"
+    "<ExternalGUID>{8F32303F-E98E-7287-B612-BF2411936BD3}</ExternalGUID>"
     "<InvoiceLineAdd><ItemRef><FullName>Labor</FullName></ItemRef>"
     "<Desc>Diagnose and repair leak</Desc><Quantity>2</Quantity><Rate>95.00</Rate>"
     "<Amount>190.00</Amount><SalesTaxCodeRef><FullName>Non</FullName></SalesTaxCodeRef>"
@@ -110,6 +110,12 @@ def test_invoice_golden(schema: etree.XMLSchema) -> None:
     )
     assert command.command_id == Command.make_id("acme-qb", event.event_id, "InvoiceAddRq")
     assert command.command_id == "cmd-23917a4b4920d1f3a0a259ac634d8efb"
+    # The ExternalGUID names the record (connection, entity, ServiceTitan id), not the command:
+    # a lookup made for any later version finds the invoice this version posted.
+    assert record_guid("acme-qb", "invoice", 5001) == "{8F32303F-E98E-7287-B612-BF2411936BD3}"
+    later = map_invoice(invoice_event(version="2024-05-02T08:00:00Z"), connection())[0]
+    assert later.command_id != command.command_id
+    assert "{8F32303F-E98E-7287-B612-BF2411936BD3}" in later.qbxml
     assert external_guid(command.command_id) == "{23917A4B-4920-D1F3-A0A2-59AC634D8EFB}"
     assert command.refs == (
         LateRef(placeholder="@ref:customer:1001", entity="customer", st_id=1001),

@@ -5,10 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from hypothesis import HealthCheck, assume, given, settings
+import pytest
+from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 from lxml import etree
-from mapper_checks import assert_valid
+from mapper_checks import assert_valid, with_sample_ids
 from mapper_factories import connection, contractor_invoice, event_for, inventory_bill, payment
 
 from mlconnector.common.connections import Connection
@@ -17,6 +18,7 @@ from mlconnector.common.models import BillLine, GLAccount, InvoiceLine, PaymentA
 from mlconnector.common.money import cents
 from mlconnector.common.qbxml import to_qb_text
 from mlconnector.mapper.commands import map_event
+from mlconnector.mapper.errors import MappingError
 
 _settings = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -62,29 +64,57 @@ def invoice_lines(draw: st.DrawFn) -> InvoiceLine:
 @_settings
 @given(
     lines=st.lists(invoice_lines(), min_size=1, max_size=12),
-    tax=_money("0", "900"),
+    tax=_money("-900", "900"),
     mode=st.sampled_from(["quickbooks", "line"]),
     strategy=st.sampled_from(["sku", "gl_account"]),
+    adjusts=st.booleans(),
 )
 def test_any_valid_invoice_posts_servicetitans_totals_to_the_cent(
-    lines: list[InvoiceLine], tax: Decimal, mode: str, strategy: str
+    lines: list[InvoiceLine], tax: Decimal, mode: str, strategy: str, adjusts: bool
 ) -> None:
+    """An invoice's lines are ServiceTitan's; a negative one is a credit memo whose amounts
+    (positive in QuickBooks) sum to ServiceTitan's totals turned, to the cent."""
     subtotal = sum((line.total for line in lines), Decimal("0"))
-    assume(subtotal + tax >= 0)  # a negative total is a credit memo: refused, tested apart
     record = contractor_invoice(
-        lines=tuple(lines), subtotal=subtotal, sales_tax=tax, total=subtotal + tax
+        lines=tuple(lines),
+        subtotal=subtotal,
+        sales_tax=tax,
+        total=subtotal + tax,
+        adjustment_to_id=4999 if adjusts else None,
     )
     commands = map_event(event_for(record), _conn(tax_mode=mode, item_strategy=strategy))
-    command = commands[-1]
-    amounts = _amounts(command.qbxml, "InvoiceAdd/InvoiceLineAdd/Amount")
+    credit = record.total < 0
+    sign = Decimal(-1) if credit else Decimal(1)
+    obj = "CreditMemo" if credit else "Invoice"
+    event(obj)
+    applied = credit and adjusts
+    command = commands[-2] if applied else commands[-1]
+    assert command.request_type == f"{obj}AddRq"
+    amounts = _amounts(command.qbxml, f"{obj}Add/{obj}LineAdd/Amount")
     assert all(a == cents(a) for a in amounts)
     if mode == "line":
-        assert sum(amounts, Decimal("0")) == record.total
+        assert sum(amounts, Decimal("0")) == record.total * sign
     else:
-        assert sum(amounts, Decimal("0")) == record.subtotal
-        assert Decimal(command.fingerprint["sales tax"]) == tax
-    assert Decimal(command.fingerprint["total"]) == record.total
-    assert_valid(*(c.qbxml for c in commands))
+        assert sum(amounts, Decimal("0")) == record.subtotal * sign
+        assert Decimal(command.fingerprint["sales tax"]) == tax * sign
+    assert Decimal(command.fingerprint["total"]) == record.total * sign
+    assert Decimal(command.expected["total"]) == record.total * sign
+    assert Decimal(command.expected["subtotal"]) + Decimal(command.expected["sales_tax"]) == (
+        record.total * sign
+    )
+    assert len(command.line_keys) == len(amounts)
+    mod_amounts = _amounts(command.mod_qbxml or "", f"{obj}Mod/{obj}LineMod/Amount")
+    assert mod_amounts == amounts
+    if applied:
+        application = commands[-1]
+        assert application.requires == (command.command_id,)
+        applied_amount = _amounts(
+            application.qbxml, "ReceivePaymentAdd/AppliedToTxnAdd/SetCredit/AppliedAmount"
+        )
+        assert applied_amount == [-record.total]
+    else:
+        assert commands[-1] is command
+    assert_valid(*(c.qbxml for c in commands), with_sample_ids(command.mod_qbxml or ""))
 
 
 @st.composite
@@ -237,3 +267,50 @@ def test_any_reference_fits_its_refnumber_and_stays_whole_in_the_memo(
         ref_number = etree.fromstring(inv.qbxml).findtext("InvoiceAdd/RefNumber") or ""
         assert len(ref_number) <= 11
         assert_valid(pay.qbxml, inv.qbxml)
+
+
+_level = st.text(
+    alphabet=st.characters(
+        codec="latin-1", exclude_categories=("Cc", "Cs"), exclude_characters=":"
+    ),
+    min_size=0,
+    max_size=40,
+)
+
+
+@_settings
+@given(levels=st.lists(_level, min_size=1, max_size=4))
+def test_an_account_name_is_kept_whole_or_refused_naming_its_level(levels: list[str]) -> None:
+    """ServiceTitan's "Parent:Child" reaches QuickBooks as it is, or not at all."""
+    name = ":".join(levels)
+    assume(name.strip())  # no name at all: the default expense account
+    record = inventory_bill(
+        lines=(
+            BillLine(
+                st_id=1,
+                sku_name="X",
+                quantity=Decimal(1),
+                cost=Decimal("10.00"),
+                gl_account=GLAccount(name=name, number="5031"),
+            ),
+        ),
+        total=Decimal("10.00"),
+        tax=Decimal("0"),
+        shipping=Decimal("0"),
+        other=Decimal("0"),
+    )
+    cleaned = [" ".join(level.split()) for level in levels]
+    bad = [level for level in cleaned if not 0 < len(level) <= 31]
+    if bad or len(":".join(cleaned)) > 159:
+        with pytest.raises(MappingError) as caught:
+            map_event(event_for(record), connection())
+        if "" in bad:
+            assert "has an empty level" in caught.value.message
+        elif bad:
+            assert f"its level {bad[0]!r} is {len(bad[0])} characters" in caught.value.message
+        assert "gl_account_map" in caught.value.hint
+        return
+    [command] = map_event(event_for(record), connection())
+    account = etree.fromstring(command.qbxml).findtext("BillAdd/ExpenseLineAdd/AccountRef/FullName")
+    assert account == ":".join(cleaned)
+    assert_valid(command.qbxml)

@@ -222,9 +222,9 @@ async def test_records_become_ready_or_stop_being_ready(
     posted = sandbox.store.update(
         "payments", 9004, syncStatus="Posted", batch={"id": 7003, "number": "7003"}
     )
-    # Payment 9001 is deleted in ServiceTitan after it was posted: never a new ReceivePayment.
+    # Payment 9001 is deleted in ServiceTitan after it was posted: its inactive version flows,
+    # for the mapper to delete (or flag) what QuickBooks has; never a new ReceivePayment.
     deleted = sandbox.store.update("payments", 9001, active=False)
-    # A deleted payment that is still Posted in ServiceTitan's eyes is skipped all the same.
     assert deleted["syncStatus"] == "Posted"
     # Bill 6001 is marked exported (PostedAndExported): nothing to post again.
     sandbox.store.update("inventory-bills", 6001, syncStatus="PostedAndExported")
@@ -234,16 +234,18 @@ async def test_records_become_ready_or_stop_being_ready(
     vendor = sandbox.store.update("vendors", 7102, active=False)
     report = await poller.poll_once()
     payments, bills = report.feeds["payments"], report.feeds["inventory-bills"]
-    assert (payments.received, payments.published, payments.skipped_inactive) == (2, 1, 1)
+    assert (payments.received, payments.published, payments.skipped_inactive) == (2, 2, 0)
     assert (bills.received, bills.published, bills.skipped_not_posted) == (2, 0, 2)
     assert report.feeds["vendors"].published == 1
     events = await stored_events(js)
     assert [msg_id for _, msg_id, _ in events[FIRST_POLL_COUNT:]] == [
         f"1234567:vendor:7102:{_iso(vendor['modifiedOn'])}",
         f"1234567:payment:9004:{_iso(posted['modifiedOn'])}",
+        f"1234567:payment:9001:{_iso(deleted['modifiedOn'])}",
     ]
-    assert events[-2][2]["record"]["active"] is False
-    assert events[-1][2]["record"]["total"] == "216.05"
+    assert events[-3][2]["record"]["active"] is False  # the vendor
+    assert events[-2][2]["record"]["total"] == "216.05"
+    assert events[-1][2]["record"]["active"] is False  # the deleted payment
 
 
 @pytest.mark.nats

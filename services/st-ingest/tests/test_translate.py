@@ -130,3 +130,30 @@ def test_bad_customer_names_record_and_field() -> None:
     with pytest.raises(TranslationError) as caught:
         translate_customer(["not", "a", "record"])
     assert str(caught.value).startswith("ServiceTitan customer ?: field '(record)' is not a JSON")
+
+
+def test_tax_zone_and_adjustment_are_read_as_documented() -> None:
+    """Accounting.V2.ExportInvoiceResponse: taxZoneId and adjustmentToId, int64 or null."""
+    invoice = translate_invoice(INVOICES[0])
+    assert (invoice.tax_zone_id, invoice.adjustment_to_id) == (31, None)
+    raw = copy.deepcopy(INVOICES[0])
+    for item in raw["items"]:
+        item.update(quantity="-" + item["quantity"], total="-" + item["total"])
+    raw.update(
+        id=5101,
+        taxZoneId=32,
+        adjustmentToId=5001,
+        subTotal="-396.00",
+        salesTax="-12.05",
+        total="-408.05",
+        active=False,
+    )
+    adjustment = translate_invoice(raw)
+    assert (adjustment.tax_zone_id, adjustment.adjustment_to_id) == (32, 5001)
+    assert (adjustment.total, adjustment.active) == (Decimal("-408.05"), False)
+    raw.update(taxZoneId=None, adjustmentToId="5001")
+    with pytest.raises(TranslationError) as caught:
+        translate_invoice(raw)
+    assert str(caught.value) == (
+        "ServiceTitan invoice 5101: field 'adjustmentToId' must be an integer id, got '5001'"
+    )

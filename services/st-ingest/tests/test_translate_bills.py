@@ -151,3 +151,8 @@ def test_bad_bill_names_record_and_field(change: Change, message: str) -> None:
     with pytest.raises(TranslationError) as caught:
         translate_bill(raw)
     assert str(caught.value).startswith(f"ServiceTitan bill 6001: {message}")
+
+
+def test_deleted_bill_is_read_inactive() -> None:
+    assert translate_bill(SAMPLE).active is True
+    assert translate_bill({**SAMPLE, "active": False}).active is False

@@ -151,3 +151,8 @@ def test_payment_that_is_not_an_object() -> None:
     assert str(caught.value) == (
         "ServiceTitan payment ?: field '(record)' is not a JSON object: '9001'"
     )
+
+
+def test_deleted_payment_is_read_inactive() -> None:
+    assert translate_payment(SAMPLE).active is True
+    assert translate_payment({**SAMPLE, "active": False}).active is False

@@ -113,26 +113,65 @@ def _block(title: str, qbxml: str) -> list[str]:
     return [f"  {title}:", textwrap.indent(pretty_qbxml(qbxml), "    ")]
 
 
-def describe_command(command: Command, number: int, count: int) -> str:
+def _mod_title(command: Command) -> str:
+    if command.request_type.startswith(("Customer", "Vendor")):
+        return (
+            "Mod form (sent instead when QuickBooks already has the record; "
+            "ListID and EditSequence are filled in when sent)"
+        )
+    return (
+        "Mod form (sent instead when ServiceTitan changed the transaction after it posted; "
+        "TxnID, EditSequence and each line's TxnLineID (-1 for a new line) are filled in "
+        "when sent; lines left out are removed)"
+    )
+
+
+def _void_line(command: Command) -> str:
+    if command.qbxml:
+        return (
+            "void (voided or deleted in ServiceTitan; nothing is sent if QuickBooks never had it)"
+        )
+    return (
+        "void, flagged for the accountant (the mapping sends nothing for this kind of record; "
+        "audit shows it if QuickBooks has it)"
+    )
+
+
+def describe_command(
+    command: Command, number: int, count: int, positions: dict[str, int] | None = None
+) -> str:
+    """One command as the dry run prints it: what it is, what it needs and its qbXML.
+
+    `positions`: command id -> its number in the printed list (names what it requires)."""
     refs = ", ".join(f"{ref.entity} {ref.st_id} ({ref.placeholder})" for ref in command.refs)
     lines = [
         f"[{number}/{count}] {command.request_type}",
         f"  summary:    {command.summary or '-'}",
+    ]
+    if command.action == "void":
+        lines.append(f"  action:     {_void_line(command)}")
+    lines += [
         f"  depends on: {refs or 'nothing (no ServiceTitan record must post first)'}",
         f"  command id: {command.command_id}",
-        *_block("qbXML", command.qbxml),
     ]
+    if command.requires:
+        known = positions or {}
+        required = ", ".join(f"[{known[c]}/{count}]" if c in known else c for c in command.requires)
+        lines.append(f"  requires:   {required} (done first)")
+    if command.expected:
+        amounts = ", ".join(f"{name} {value}" for name, value in command.expected.items())
+        lines.append(f"  expected:   {amounts} (compared with what QuickBooks computes)")
+    if command.line_keys:
+        lines.append(f"  line keys:  {', '.join(command.line_keys)}")
+    if command.qbxml:
+        lines += _block("qbXML", command.qbxml)
     if command.lookup_qbxml:
         lines += _block(
             "lookup (sent first when an earlier attempt's outcome is unknown)",
             command.lookup_qbxml,
         )
     if command.mod_qbxml:
-        lines += _block(
-            "Mod form (sent instead when QuickBooks already has the record; "
-            "ListID and EditSequence are filled in when sent)",
-            command.mod_qbxml,
-        )
+        lines += _block(_mod_title(command), command.mod_qbxml)
     if command.fingerprint:
         lines.append("  fingerprint (compared when ServiceTitan changes a posted record):")
         lines += [f"    {label}: {value}" for label, value in command.fingerprint.items()]
@@ -140,17 +179,29 @@ def describe_command(command: Command, number: int, count: int) -> str:
 
 
 def _notes(raw: dict[str, Any]) -> list[str]:
-    """What would keep st-ingest from publishing this record, though it maps."""
+    """What st-ingest does with this record besides mapping it."""
     notes = []
+    status = raw.get("syncStatus")
     if raw.get("active") is False:
         notes.append("ServiceTitan marks this record inactive (deleted or voided).")
-    status = raw.get("syncStatus")
+        if status == "Pending" and _is_transaction(raw):
+            notes.append(
+                "It was deleted while Pending, before it was posted in a ServiceTitan batch: "
+                "st-ingest would not publish it (nothing reached QuickBooks to void)."
+            )
+        return notes
     if isinstance(status, str) and status != "Posted":
         notes.append(
             f"its syncStatus is {status!r}, not 'Posted': accounting takes only records "
             "posted in a ServiceTitan batch, so st-ingest would not publish this version."
         )
     return notes
+
+
+def _is_transaction(raw: dict[str, Any]) -> bool:
+    from mlconnector.ingest.translate import guess_entity
+
+    return any(entity in ("invoice", "payment", "bill") for entity in guess_entity(raw))
 
 
 def map_record(
@@ -221,6 +272,7 @@ def map_record(
     if show_record:
         typer.echo("canonical record:")
         typer.echo(textwrap.indent(record.model_dump_json(indent=2), "  "))
+    positions = {command.command_id: n for n, command in enumerate(commands, start=1)}
     for number, command in enumerate(commands, start=1):
         typer.echo("")
-        typer.echo(describe_command(command, number, len(commands)))
+        typer.echo(describe_command(command, number, len(commands), positions))

@@ -151,9 +151,11 @@ class Command(Envelope):
     `lookup_qbxml` is a query that finds the object if an earlier attempt already posted it.
 
     What happens when the id map already knows the record:
-    - `mod_qbxml` set (customers, vendors): the gateway sends that Mod instead of the Add,
-      after querying the object in the same session for a fresh EditSequence; its ListID and
-      EditSequence elements hold `SELF_ID` and `FRESH_EDIT_SEQUENCE`.
+    - `mod_qbxml` set (customers, vendors; invoices and credit memos whose mapping says
+      `on_change: modify`): the gateway sends that Mod instead of the Add, after querying the
+      object in the same session for a fresh EditSequence; its ListID (TxnID) and
+      EditSequence elements hold `SELF_ID` and `FRESH_EDIT_SEQUENCE`, and each line's
+      TxnLineID holds `LINE_ID_PREFIX` + the line's key (`line_keys`).
     - `mod_qbxml` unset (payments, bills, invoices whose mapping says `on_change: flag`):
       nothing is sent; the record becomes a "changed" outcome listing how `fingerprint`
       differs from the posted version's.
@@ -228,13 +230,15 @@ class Command(Envelope):
     @property
     def is_prerequisite(self) -> bool:
         """A command that makes sure something exists (ItemServiceAddRq, a job's CustomerAddRq)
-        rather than posting the event's record itself.
+        or follows the record (a credit memo's application, a ReceivePaymentAddRq of an
+        invoice event) rather than posting, voiding or deleting the event's record itself
+        (`RECORD_REQUEST_TYPES`, `RECORD_REQUEST_ALTERNATIVES`).
 
         Its QuickBooks id is not the record's, so it never enters the id map under the
         command's (entity, st_id); when its lookup finds the object, or QuickBooks answers 3100
         (name in use), the object exists and the command is done.
         """
-        if self.action != "post":
+        if self.action != "post" or self.role:
             return False
         if self.request_type == RECORD_REQUEST_TYPES.get(self.entity):
             return False
@@ -250,6 +254,17 @@ class Command(Envelope):
 def record_key(entity: str, st_id: int, role: str = "") -> str:
     """'<entity>:<st id>', or '<entity>:<st id>:<role>' for a transaction the record owns."""
     return f"{entity}:{st_id}:{role}" if role else f"{entity}:{st_id}"
+
+
+def record_guid(connection: str, entity: str, st_id: int, purpose: str = "") -> str:
+    """The ExternalGUID (qbXML GUIDTYPE, "{8-4-4-4-12}" upper-case hex) the mapper puts on a
+    record's transaction: the same for every version, generation and attempt of one
+    ServiceTitan record in one connection, so that a lookup before re-sending finds a
+    transaction posted by any earlier version. `purpose` tells apart another transaction the
+    same record makes (e.g. "credit-application")."""
+    digest = hashlib.sha256(f"{connection}|{entity}|{st_id}|{purpose}".encode()).hexdigest()
+    h = digest[:32].upper()
+    return "{" + f"{h[0:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}" + "}"
 
 
 def version_order(

@@ -8,10 +8,18 @@ name the field (`mapping_errors`, `MappingSettings.from_yaml_text`).
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
 
 # qbXML limits (qbxml130.xsd): one level of an account/item/class name is 31 characters and a
 # FullName ("Parent:Child") 159; sales tax codes are 3; terms and payment methods 31.
@@ -79,6 +87,44 @@ class PaymentTypeMapping(BaseModel):
     )
     deposit_account: AccountName | None = Field(
         default=None, description="deposit account; none = the connection's deposit_account"
+    )
+
+
+def _flag_only(kind: str) -> Any:
+    def check(value: str) -> str:
+        if value != "flag":
+            raise ValueError(
+                f"{kind}s are never modified in QuickBooks after they post: a changed {kind} is "
+                f"flagged for the accountant ('flag'), got {value!r}"
+            )
+        return value
+
+    return check
+
+
+class OnChange(BaseModel):
+    """What happens when a transaction changes in ServiceTitan after it posted.
+
+    'modify': the gateway sends the Mod (InvoiceMod / CreditMemoMod, lines by TxnLineID) after
+    querying a fresh EditSequence in the same session; 'flag': nothing is sent and audit shows
+    the record as "changed" with the difference, for the accountant. Payments and bills are
+    always flagged (ServiceTitan's inventory bills are read-only; a payment's deposit may
+    already be reconciled).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    invoice: Literal["modify", "flag"] = Field(
+        default="modify", description="an invoice changed after posting"
+    )
+    credit_memo: Literal["modify", "flag"] = Field(
+        default="modify", description="a credit memo (negative invoice) changed after posting"
+    )
+    payment: Annotated[str, AfterValidator(_flag_only("payment"))] = Field(
+        default="flag", description="a payment changed after posting: always 'flag'"
+    )
+    bill: Annotated[str, AfterValidator(_flag_only("bill"))] = Field(
+        default="flag", description="a bill changed after posting: always 'flag'"
     )
 
 
@@ -167,7 +213,20 @@ class MappingSettings(BaseModel):
     )
     tax_item_map: dict[str, ItemName] = Field(
         default_factory=dict,
-        description="ServiceTitan business unit -> QuickBooks sales tax item (else sales_tax_item)",
+        description="ServiceTitan business unit -> QuickBooks sales tax item, for invoices whose "
+        "tax zone tax_zone_map does not name (else sales_tax_item)",
+    )
+    tax_zone_map: dict[str, ItemName] = Field(
+        default_factory=dict,
+        description="ServiceTitan tax zone (its id, or its name as listed in tax_zones) -> "
+        "QuickBooks sales tax item (or group) whose rate is the zone's. Empty: every invoice "
+        "uses sales_tax_item. Once any zone is mapped, an invoice that charged tax in a zone "
+        "with no entry is refused (naming the zone) rather than taxed at another zone's rate",
+    )
+    tax_zones: dict[int, str] = Field(
+        default_factory=dict,
+        description="ServiceTitan tax zones, id -> name, as its tax-zones endpoint lists them: "
+        "lets tax_zone_map name a zone instead of giving its id",
     )
 
     # --- classes, terms, payments ---------------------------------------------------------
@@ -225,6 +284,47 @@ class MappingSettings(BaseModel):
         description="add customers and vendors created in QuickBooks to ServiceTitan",
     )
 
+    # --- after posting --------------------------------------------------------------------
+    on_change: OnChange = Field(
+        default_factory=OnChange,
+        description="a transaction changed in ServiceTitan after it posted: 'modify' sends the "
+        "Mod, 'flag' leaves it for the accountant (payments and bills: always flag)",
+    )
+    payment_void: Literal["flag", "delete"] = Field(
+        default="flag",
+        description="a payment voided or deleted in ServiceTitan after it posted: 'flag' leaves "
+        "it for the accountant (its deposit may be reconciled), 'delete' deletes it in "
+        "QuickBooks (TxnDelRq; QuickBooks cannot void a received payment)",
+    )
+    apply_credit_memos: bool = Field(
+        default=True,
+        description="apply the credit memo of a ServiceTitan adjustment invoice to the invoice it "
+        "adjusts; false: leave it as an available credit for the customer",
+    )
+
+    @model_validator(mode="after")
+    def _tax_zone_names_are_known(self) -> MappingSettings:
+        known = set(self.tax_zones.values())
+        unknown = [key for key in self.tax_zone_map if not key.isdigit() and key not in known]
+        if unknown:
+            raise ValueError(
+                "tax_zone_map names tax zones that tax_zones does not list: "
+                + ", ".join(repr(key) for key in unknown)
+                + " (give the zone's id, or add it to tax_zones as <id>: <name>)"
+            )
+        return self
+
+    def tax_zone_item(self, zone_id: int | None) -> str | None:
+        """The QuickBooks sales tax item mapped to ServiceTitan tax zone `zone_id`, by its id
+        first, then by its name (`tax_zones`); None when the zone has no entry."""
+        if zone_id is None:
+            return None
+        by_id = self.tax_zone_map.get(str(zone_id))
+        if by_id is not None:
+            return by_id
+        name = self.tax_zones.get(zone_id)
+        return self.tax_zone_map.get(name) if name is not None else None
+
     @classmethod
     def from_yaml_text(cls, text: str) -> MappingSettings:
         """Parse a mapping file; raise MappingSettingsError naming every bad field."""
@@ -247,6 +347,17 @@ class MappingSettings(BaseModel):
         return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
 
 
+def _known_settings(loc: Iterable[int | str]) -> list[str]:
+    """The settings allowed where an unknown one was found (nested sections included)."""
+    model: type[BaseModel] = MappingSettings
+    for part in list(loc)[:-1]:
+        field = model.model_fields.get(str(part))
+        annotation = field.annotation if field is not None else None
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            model = annotation
+    return sorted(model.model_fields)
+
+
 def mapping_errors(exc: ValidationError) -> list[str]:
     """One operator-readable line per error: the field path, then what is wrong."""
     out: list[str] = []
@@ -254,9 +365,23 @@ def mapping_errors(exc: ValidationError) -> list[str]:
         path = ".".join(str(part) for part in error["loc"]) or "(mapping)"
         message = str(error["msg"]).removeprefix("Value error, ")
         if error["type"] == "extra_forbidden":
-            known = ", ".join(sorted(MappingSettings.model_fields))
+            known = ", ".join(_known_settings(error["loc"]))
             message = f"unknown setting (known settings: {known})"
         elif error["type"] == "literal_error":
             message = f"{message}, got {error.get('input')!r}"
         out.append(f"{path}: {message}")
     return out
+
+
+def tax_zones_from_servicetitan(zones: Iterable[Mapping[str, Any]]) -> dict[int, str]:
+    """`tax_zones` from the `data` of ServiceTitan's GET tax-zones answer
+    (Accounting.V2.TaxZoneResponse: `id` int64, `name` string or null); unnamed zones are
+    left out (map them by id)."""
+    found: dict[int, str] = {}
+    for zone in zones:
+        zone_id, name = zone.get("id"), zone.get("name")
+        if isinstance(zone_id, bool) or not isinstance(zone_id, int):
+            continue
+        if isinstance(name, str) and name.strip():
+            found[zone_id] = name.strip()
+    return found

@@ -85,8 +85,15 @@ class Invoice(Canonical):
     ship_to: Address | None = None
     lines: tuple[InvoiceLine, ...]
     sync_status: str | None = None
-    active: bool = True
+    active: bool = Field(default=True, description="false: voided or deleted in ServiceTitan")
     modified_on: dt.datetime | None = None
+    tax_zone_id: int | None = Field(
+        default=None, description="ServiceTitan taxZoneId: the tax zone whose rate it charged"
+    )
+    adjustment_to_id: int | None = Field(
+        default=None,
+        description="ServiceTitan adjustmentToId: the invoice this adjustment invoice adjusts",
+    )
 
 
 class PaymentApplication(Canonical):
@@ -106,6 +113,7 @@ class Payment(Canonical):
     unapplied: Money
     memo: str = ""
     applications: tuple[PaymentApplication, ...]
+    active: bool = Field(default=True, description="false: voided or deleted in ServiceTitan")
     modified_on: dt.datetime | None = None
 
 
@@ -134,6 +142,7 @@ class Bill(Canonical):
     summary: str = ""
     business_unit: str | None = None
     lines: tuple[BillLine, ...]
+    active: bool = Field(default=True, description="false: deleted in ServiceTitan")
     modified_on: dt.datetime | None = None
 
 

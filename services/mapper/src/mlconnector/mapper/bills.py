@@ -20,7 +20,7 @@ from mlconnector.common.mapping import MappingSettings
 from mlconnector.common.models import Bill, BillLine
 from mlconnector.common.money import cents, qb_amount
 from mlconnector.common.qbxml import sub
-from mlconnector.mapper.commands import command_id_for, make_command
+from mlconnector.mapper.commands import make_command
 from mlconnector.mapper.elements import add_ref, qb_date
 from mlconnector.mapper.errors import MappingError
 from mlconnector.mapper.fingerprints import amount, line_label, line_value
@@ -30,13 +30,14 @@ from mlconnector.mapper.naming import (
     TXN_REF_MAX,
     account_full_name,
     class_full_name,
-    external_guid,
     qb_quantity,
     qb_rate,
     ref_number,
     terms_name,
+    transaction_guid,
 )
 from mlconnector.mapper.text import TextNotes
+from mlconnector.mapper.voids import bill_void
 
 REQUEST_TYPE = "BillAddRq"
 ZERO = Decimal("0.00")
@@ -78,7 +79,9 @@ def expense_lines(
         )
     lines: list[ExpenseLine] = []
     for index, line in enumerate(bill.lines, start=1):
-        account = account_full_name(line.gl_account, mapping, mapping.default_expense_account)
+        account = account_full_name(
+            line.gl_account, mapping, mapping.default_expense_account, what=f"{what}, line {index}"
+        )
         value = line_amount(line)
         what_line = line.sku_name if not line.description else f"{line.sku_name} {line.description}"
         memo = notes.text(
@@ -147,11 +150,11 @@ def bill_add(
     bill: Bill,
     mapping: MappingSettings,
     vendor: LateRef,
-    command_id: str,
+    guid: str,
     event_id: str = "",
     notes: TextNotes | None = None,
 ) -> tuple[etree._Element, dict[str, str]]:
-    """The BillAddRq and its fingerprint."""
+    """The BillAddRq and its fingerprint; `guid` is the record's ExternalGUID."""
     notes = notes if notes is not None else TextNotes()
     lines = expense_lines(bill, mapping, event_id, notes)
     reference, ref_cut = ref_number(bill.reference, TXN_REF_MAX)
@@ -175,7 +178,7 @@ def bill_add(
     memo = _memo(bill, ref_cut, notes)
     if memo:
         sub(add, "Memo", memo)
-    sub(add, "ExternalGUID", external_guid(command_id))
+    sub(add, "ExternalGUID", guid)
     for line in lines:
         element = sub(add, "ExpenseLineAdd")
         add_ref(element, "AccountRef", full_name=line.account)
@@ -203,18 +206,19 @@ def bill_add(
 
 
 def map_bill(event: StEvent, connection: Connection) -> list[Command]:
+    """The BillAdd of an active bill; a flag (`voids`) for one deleted in ServiceTitan."""
     bill = event.record
     if not isinstance(bill, Bill):
         raise MappingError(
             f"event {event.event_id} is not a bill record (got {type(bill).__name__})",
             hint="st-ingest published a record under the wrong entity; report it.",
         )
+    if not bill.active:
+        return [bill_void(event, connection, bill)]
     vendor = LateRef.make("vendor", bill.vendor_st_id)
-    command_id = command_id_for(connection, event, REQUEST_TYPE)
+    guid = transaction_guid(connection.name, "bill", bill.st_id)
     notes = TextNotes()
-    request, fingerprint = bill_add(
-        bill, connection.mapping, vendor, command_id, event.event_id, notes
-    )
+    request, fingerprint = bill_add(bill, connection.mapping, vendor, guid, event.event_id, notes)
     reference = ref_number(bill.reference, TXN_REF_MAX)[0]
     command = make_command(
         event,
@@ -225,6 +229,6 @@ def map_bill(event: StEvent, connection: Connection) -> list[Command]:
         summary=f"Bill {bill.reference or bill.st_id} from {bill.vendor_name}: "
         f"{qb_amount(bill.total)}{notes.suffix()}",
         fingerprint=fingerprint,
+        expected={"total": qb_amount(bill.total)},
     )
-    assert command.command_id == command_id
     return [command]

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 
 from lxml import etree
 
 from mlconnector.common.connections import Connection
-from mlconnector.common.envelopes import Command, LateRef, StEvent
+from mlconnector.common.envelopes import Command, CommandAction, LateRef, StEvent
 from mlconnector.common.models import EntityName
 from mlconnector.mapper.elements import render
 from mlconnector.mapper.errors import UnsupportedEntityError
@@ -54,11 +55,21 @@ def make_command(
     lookup: etree._Element | None = None,
     refs: Sequence[LateRef] = (),
     summary: str = "",
-    mod: etree._Element | None = None,
+    mod: etree._Element | str | None = None,
     fingerprint: Mapping[str, str] | None = None,
     key: str = "",
+    requires: Sequence[Command] = (),
+    expected: Mapping[str, str] | None = None,
+    line_keys: Sequence[str] = (),
+    action: CommandAction = "post",
 ) -> Command:
-    """`request_type` is the request element's tag (e.g. "InvoiceAddRq")."""
+    """`request_type` is the request element's tag (e.g. "InvoiceAddRq").
+
+    `requires`: the commands of the same event that must be done first (they come before it
+    in the event's list); `expected`: what QuickBooks must compute, decimal dollars by name;
+    `line_keys`: the ServiceTitan key of each line element of the request, in order;
+    `mod`: the Mod request, as an element or as qbXML text already rendered.
+    """
     request_type = str(request.tag)
     return Command(
         command_id=command_id_for(connection, event, request_type, key),
@@ -74,13 +85,47 @@ def make_command(
         lookup_qbxml=render(lookup) if lookup is not None else None,
         refs=tuple(refs),
         summary=summary,
-        mod_qbxml=render(mod) if mod is not None else None,
+        mod_qbxml=mod if isinstance(mod, str) or mod is None else render(mod),
         fingerprint=dict(fingerprint or {}),
+        requires=tuple(command.command_id for command in requires),
+        expected=dict(expected or {}),
+        line_keys=tuple(line_keys),
+        action=action,
     )
 
 
+def flag_command(
+    event: StEvent,
+    connection: Connection,
+    request_type: str,
+    *,
+    summary: str,
+    lookup: etree._Element | None = None,
+    refs: Sequence[LateRef] = (),
+) -> Command:
+    """A void the mapping leaves to the accountant: `qbxml` is "" (nothing is sent; the
+    gateway reports the record for the accountant if QuickBooks has it)."""
+    return Command(
+        command_id=command_id_for(connection, event, request_type),
+        connection=connection.name,
+        tenant=event.tenant,
+        entity=event.entity,
+        st_id=event.st_id,
+        event_id=event.event_id,
+        version_at=event.version_at,
+        generation=event.generation,
+        request_type=request_type,
+        qbxml="",
+        lookup_qbxml=render(lookup) if lookup is not None else None,
+        refs=tuple(refs),
+        summary=summary,
+        action="void",
+    )
+
+
+@functools.cache
 def _registry() -> dict[str, EntityMapper]:
-    # Imported here so entity modules can import make_command without a cycle.
+    # Imported here so entity modules can import make_command without a cycle; built once.
     from mlconnector.mapper.bills import map_bill
     from mlconnector.mapper.invoices import map_invoice
     from mlconnector.mapper.parties import map_party

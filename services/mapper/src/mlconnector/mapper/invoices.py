@@ -1,8 +1,15 @@
-"""ServiceTitan invoice -> InvoiceAddRq (lookup: InvoiceQueryRq by RefNumber).
+"""ServiceTitan invoice -> InvoiceAddRq, CreditMemoAddRq or a void (lookup by RefNumber).
 
-Before the invoice, when the mapping asks for them, the commands that make sure what it names
-exists: one item per GL account (item strategy 'gl_account') and the Customer:Job of the
-location (`location_as_job`). They come first in the returned list (send order).
+- an active invoice with a total of zero or more: an InvoiceAdd (`sales`), with its InvoiceMod
+  when the mapping modifies invoices changed after posting (`on_change.invoice`);
+- a negative one (an adjustment invoice, `adjustmentToId`, or a refund): a credit memo with the
+  same GL posting, applied to the invoice it adjusts (`credit_memos`);
+- an inactive one (voided or deleted in ServiceTitan): a TxnVoidRq (`voids`).
+
+Before the transaction, when the mapping asks for them, the commands that make sure what it
+names exists: one item per GL account (item strategy 'gl_account', parents first) and the
+Customer:Job of the location (`location_as_job`). They come first in the returned list (send
+order) and the transaction's command `requires` them.
 """
 
 from __future__ import annotations
@@ -10,36 +17,45 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from lxml import etree
-
 from mlconnector.common.connections import Connection
 from mlconnector.common.envelopes import Command, LateRef, StEvent
 from mlconnector.common.mapping import MappingSettings
-from mlconnector.common.models import Invoice, InvoiceLine
+from mlconnector.common.models import Invoice
 from mlconnector.common.money import cents, qb_amount
-from mlconnector.common.qbxml import sub
-from mlconnector.mapper.commands import command_id_for, make_command
-from mlconnector.mapper.elements import add_address, add_ref, qb_date
+from mlconnector.mapper.commands import make_command
+from mlconnector.mapper.credit_memos import application_command
+from mlconnector.mapper.elements import render
 from mlconnector.mapper.errors import MappingError
-from mlconnector.mapper.fingerprints import amount, line_label, line_value
 from mlconnector.mapper.items import ItemNeed, item_commands
 from mlconnector.mapper.jobs import JobPlan, job_command, job_plan
 from mlconnector.mapper.naming import (
-    DESC_MAX,
     MEMO_MAX,
+    SEPARATOR,
     account_full_name,
     class_full_name,
-    external_guid,
+    gl_item_levels,
     gl_item_name,
     invoice_ref_number,
     item_full_name,
-    qb_quantity,
-    qb_rate,
     terms_name,
+    transaction_guid,
 )
+from mlconnector.mapper.sales import (
+    CREDIT_MEMO,
+    INVOICE,
+    SalesDocument,
+    SalesHeader,
+    SalesKind,
+    document_date,
+    expected_amounts,
+    fingerprint_of,
+    plan_lines,
+    render_add,
+    render_mod,
+)
+from mlconnector.mapper.taxes import tax_item
 from mlconnector.mapper.text import TextNotes
-
-REQUEST_TYPE = "InvoiceAddRq"
+from mlconnector.mapper.voids import invoice_void, txn_ref_query
 
 
 def check_totals(invoice: Invoice, event_id: str) -> None:
@@ -72,213 +88,149 @@ class InvoicePlan:
     """Every QuickBooks name the invoice uses, decided once for the request and fingerprint."""
 
     items: tuple[str, ...]  # per line
-    needs: tuple[ItemNeed, ...]  # items to create on demand, in first-use order
+    class_names: tuple[str | None, ...]  # per line
+    needs: tuple[ItemNeed, ...]  # items to create on demand, parents first, first-use order
     tax_item: str
     job: JobPlan | None
 
 
-def _tax_item(invoice: Invoice, mapping: MappingSettings) -> str:
-    if invoice.business_unit and invoice.business_unit in mapping.tax_item_map:
-        return mapping.tax_item_map[invoice.business_unit]
-    return mapping.sales_tax_item
-
-
-def plan_invoice(invoice: Invoice, mapping: MappingSettings) -> InvoicePlan:
-    items: list[str] = []
+def _gl_item_needs(invoice: Invoice, mapping: MappingSettings) -> dict[str, ItemNeed]:
     needs: dict[str, ItemNeed] = {}
     for line in invoice.lines:
-        if mapping.item_strategy == "gl_account":
-            gl = line.gl_account
-            name = gl_item_name(gl, mapping)
-            # Items mapped by hand (item_map) and the default item exist already; the others
-            # are created, posting to the QuickBooks account their GL account maps to.
-            mapped = gl is None or gl.name in mapping.item_map or name == mapping.default_item
-            if gl is not None and not mapped and name not in needs:
-                account = account_full_name(gl, mapping, default=name)
-                needs[name] = ItemNeed(name=name, account=account, gl_account=gl)
-        else:
-            name = item_full_name(line.sku_name, mapping)
-        items.append(name)
+        gl = line.gl_account
+        if gl is None:
+            continue
+        name = gl_item_name(gl, mapping)
+        # Items mapped by hand (item_map) and the default item exist already; the others
+        # are created (parents first), posting to the account their GL account maps to.
+        if gl.name in mapping.item_map or name == mapping.default_item or name in needs:
+            continue
+        account = account_full_name(gl, mapping, default=name, what=f"invoice {invoice.number}")
+        levels = gl_item_levels(gl, mapping)
+        for depth in range(1, len(levels) + 1):
+            full = SEPARATOR.join(levels[:depth])
+            if full not in needs:
+                needs[full] = ItemNeed(full_name=full, account=account, gl_account=gl)
+    return needs
+
+
+def plan_invoice(invoice: Invoice, mapping: MappingSettings, event_id: str = "") -> InvoicePlan:
+    """Names of items, classes, tax item and job; raises MappingError for a name QuickBooks
+    cannot hold (naming the level) or a tax zone without a tax item."""
+    if mapping.item_strategy == "gl_account":
+        items = tuple(gl_item_name(line.gl_account, mapping) for line in invoice.lines)
+        needs = _gl_item_needs(invoice, mapping)
+    else:
+        items = tuple(item_full_name(line.sku_name, mapping) for line in invoice.lines)
+        needs = {}
     return InvoicePlan(
-        items=tuple(items),
+        items=items,
+        class_names=tuple(
+            class_full_name(line.business_unit or invoice.business_unit, mapping)
+            for line in invoice.lines
+        ),
         needs=tuple(needs.values()),
-        tax_item=_tax_item(invoice, mapping),
+        tax_item=tax_item(invoice, mapping, event_id),
         job=job_plan(invoice, mapping),
     )
 
 
-def _memo(invoice: Invoice, ref_cut: bool, notes: TextNotes) -> str:
+def _memo(invoice: Invoice, kind: SalesKind, ref_cut: bool, notes: TextNotes) -> str:
     summary = notes.text("Memo", invoice.summary)
+    heads = []
     if ref_cut:
         # The full number must stay findable in QuickBooks when RefNumber holds only its end.
-        head = f"ServiceTitan invoice {TextNotes().text('RefNumber', invoice.number)}"
-        summary = f"{head}: {summary}" if summary else head
+        heads.append(f"ServiceTitan invoice {TextNotes().text('RefNumber', invoice.number)}")
+    if kind is CREDIT_MEMO and invoice.adjustment_to_id is not None:
+        heads.append(f"Adjusts ServiceTitan invoice {invoice.adjustment_to_id}")
+    head = "; ".join(heads)
+    summary = f"{head}: {summary}" if head and summary else head or summary
     if len(summary) > MEMO_MAX:
         notes.shortened_to("Memo")
     return summary[:MEMO_MAX]
 
 
-def _taxable(line: InvoiceLine, invoice: Invoice, mapping: MappingSettings) -> bool:
-    # ServiceTitan charged no tax, or posts its own tax amount as a line: QuickBooks must not
-    # compute any, or the total would differ from ServiceTitan's.
-    return line.taxable and mapping.tax_mode == "quickbooks" and cents(invoice.sales_tax) != 0
-
-
-def _line(
-    parent: etree._Element,
-    index: int,
-    line: InvoiceLine,
-    item: str,
+def sales_document(
     invoice: Invoice,
+    kind: SalesKind,
     mapping: MappingSettings,
+    plan: InvoicePlan,
     notes: TextNotes,
-) -> str:
-    """One InvoiceLineAdd; returns the line's fingerprint value."""
-    element = sub(parent, "InvoiceLineAdd")
-    add_ref(element, "ItemRef", full_name=item)
-    desc = notes.text(f"Desc (line {index})", line.description or line.sku_name, DESC_MAX)
-    if desc:
-        sub(element, "Desc", desc)
-    if line.quantity != 0 or line.total == 0:
-        # (A zero quantity with an amount is a manual charge: QuickBooks takes the Amount.)
-        sub(element, "Quantity", qb_quantity(line.quantity))
-    # QuickBooks recomputes Amount from Quantity x Rate when it has both; send the Rate only
-    # when that reproduces ServiceTitan's line total, otherwise QuickBooks derives it.
-    if cents(line.quantity * line.price) == cents(line.total):
-        sub(element, "Rate", qb_rate(line.price))
-    class_name = class_full_name(line.business_unit or invoice.business_unit, mapping)
-    if class_name:
-        add_ref(element, "ClassRef", full_name=class_name)
-    sub(element, "Amount", qb_amount(line.total))
-    taxable = _taxable(line, invoice, mapping)
-    code = mapping.taxable_code if taxable else mapping.non_taxable_code
-    add_ref(element, "SalesTaxCodeRef", full_name=code)
-    extra = "(taxable)" if taxable else ""
-    if class_name:
-        extra = f"{extra} class {class_name}".strip()
-    return line_value(item, line.quantity, line.price, line.total, extra=extra)
-
-
-def invoice_add(
-    invoice: Invoice,
-    mapping: MappingSettings,
-    customer: LateRef,
-    command_id: str,
-    notes: TextNotes | None = None,
-    plan: InvoicePlan | None = None,
-) -> tuple[etree._Element, dict[str, str]]:
-    """The InvoiceAddRq and its fingerprint."""
-    notes = notes if notes is not None else TextNotes()
-    plan = plan or plan_invoice(invoice, mapping)
+) -> SalesDocument:
+    """The invoice (or credit memo) as QuickBooks will hold it, with its fingerprint."""
     ref_number, ref_cut = invoice_ref_number(invoice.number)
     notes.text("RefNumber", invoice.number)  # notes a transliteration
     if ref_cut:
         notes.shortened_to("RefNumber (the whole number is in Memo)")
-    fingerprint: dict[str, str] = {"number": invoice.number}
-    request = etree.Element(REQUEST_TYPE)
-    add = sub(request, "InvoiceAdd")
-    if plan.job is not None:
-        add_ref(add, "CustomerRef", full_name=plan.job.full_name)
-    else:
-        add_ref(add, "CustomerRef", list_id=customer.placeholder)
-    class_name = class_full_name(invoice.business_unit, mapping)
-    if class_name:
-        add_ref(add, "ClassRef", full_name=class_name)
-    add_ref(add, "ARAccountRef", full_name=mapping.ar_account)
-    sub(add, "TxnDate", qb_date(invoice.invoice_date))
-    sub(add, "RefNumber", ref_number)
-    add_address(add, "BillAddress", invoice.bill_to, addressee=invoice.customer_name, notes=notes)
-    add_address(add, "ShipAddress", invoice.ship_to, addressee=invoice.customer_name, notes=notes)
-    terms = terms_name(invoice.terms, mapping)
-    if terms:
-        add_ref(add, "TermsRef", full_name=terms)
-    if invoice.due_date is not None:
-        sub(add, "DueDate", qb_date(invoice.due_date))
-    if mapping.tax_mode == "quickbooks":
-        add_ref(add, "ItemSalesTaxRef", full_name=plan.tax_item)
-    memo = _memo(invoice, ref_cut, notes)
-    if memo:
-        sub(add, "Memo", memo)
-    sub(add, "ExternalGUID", external_guid(command_id))
-
-    fingerprint["date"] = qb_date(invoice.invoice_date)
-    if invoice.due_date is not None:
-        fingerprint["due date"] = qb_date(invoice.due_date)
-    fingerprint["customer"] = f"{invoice.customer_name} (ServiceTitan {invoice.customer_st_id})"
-    if plan.job is not None:
-        fingerprint["job"] = plan.job.full_name
-    if terms:
-        fingerprint["terms"] = terms
-    if class_name:
-        fingerprint["class"] = class_name
-    for index, (line, item) in enumerate(zip(invoice.lines, plan.items, strict=True), start=1):
-        fingerprint[line_label(index)] = _line(add, index, line, item, invoice, mapping, notes)
-    tax = cents(invoice.sales_tax)
-    if mapping.tax_mode == "line" and tax != 0:
-        element = sub(add, "InvoiceLineAdd")
-        add_ref(element, "ItemRef", full_name=plan.tax_item)
-        sub(element, "Desc", "Sales tax (as charged in ServiceTitan)")
-        sub(element, "Amount", qb_amount(tax))
-        add_ref(element, "SalesTaxCodeRef", full_name=mapping.non_taxable_code)
-    fingerprint["subtotal"] = amount(invoice.subtotal)
-    fingerprint["sales tax"] = amount(invoice.sales_tax)
-    fingerprint["total"] = amount(invoice.total)
-    return request, fingerprint
+    header = SalesHeader(
+        customer=LateRef.make("customer", invoice.customer_st_id),
+        job_full_name=plan.job.full_name if plan.job is not None else None,
+        class_name=class_full_name(invoice.business_unit, mapping),
+        ar_account=mapping.ar_account,
+        date=document_date(invoice),
+        ref_number=ref_number,
+        customer_name=invoice.customer_name,
+        bill_to=invoice.bill_to,
+        ship_to=invoice.ship_to,
+        terms=terms_name(invoice.terms, mapping),
+        due_date=invoice.due_date.isoformat() if invoice.due_date is not None else None,
+        tax_item=plan.tax_item if mapping.tax_mode == "quickbooks" else None,
+        memo=_memo(invoice, kind, ref_cut, notes),
+    )
+    lines = plan_lines(invoice, kind, plan.items, plan.class_names, plan.tax_item, mapping, notes)
+    document = SalesDocument(kind, header, lines)
+    return SalesDocument(kind, header, lines, fingerprint_of(document, invoice))
 
 
-def invoice_query(invoice: Invoice) -> etree._Element:
-    """Exact RefNumber match.
-
-    The schema makes RefNumber and the filter group (EntityFilter + RefNumberFilter)
-    alternatives, and RefNumberFilter only matches StartsWith/Contains/EndsWith, so the
-    customer cannot narrow an exact match: the gateway compares the returned CustomerRef and
-    ExternalGUID to tell our invoice from another with the same number.
-    """
-    request = etree.Element("InvoiceQueryRq")
-    sub(request, "RefNumber", invoice_ref_number(invoice.number)[0])
-    return request
+def _modify(kind: SalesKind, mapping: MappingSettings) -> bool:
+    setting = mapping.on_change.credit_memo if kind is CREDIT_MEMO else mapping.on_change.invoice
+    return setting == "modify"
 
 
 def map_invoice(event: StEvent, connection: Connection) -> list[Command]:
+    """The commands of one invoice event, in send order (prerequisites first)."""
     invoice = event.record
     if not isinstance(invoice, Invoice):
         raise MappingError(
             f"event {event.event_id} is not an invoice record (got {type(invoice).__name__})",
             hint="st-ingest published a record under the wrong entity; report it.",
         )
+    if not invoice.active:
+        return [invoice_void(event, connection, invoice)]
     if not invoice.lines:
         raise MappingError(
             f"invoice {invoice.number} (ServiceTitan id {invoice.st_id}) has no items",
             hint="QuickBooks cannot hold an invoice without lines; add items in ServiceTitan.",
         )
     check_totals(invoice, event.event_id)
-    if cents(invoice.total) < 0:
-        raise MappingError(
-            f"invoice {invoice.number} (ServiceTitan id {invoice.st_id}, event "
-            f"{event.event_id}): the total {qb_amount(invoice.total)} is negative; QuickBooks "
-            "records money owed back to a customer as a credit memo, not an invoice",
-            hint="Enter the credit memo in QuickBooks by hand; this connector posts invoices "
-            "with a total of zero or more.",
-        )
     mapping = connection.mapping
-    plan = plan_invoice(invoice, mapping)
+    kind = CREDIT_MEMO if cents(invoice.total) < 0 else INVOICE
+    plan = plan_invoice(invoice, mapping, event.event_id)
     customer = LateRef.make("customer", invoice.customer_st_id)
-    commands = item_commands(event, connection, plan.needs, f"invoice {invoice.number}")
+    commands = item_commands(event, connection, plan.needs, f"{kind.label} {invoice.number}")
     if plan.job is not None:
         commands.append(job_command(event, connection, invoice, plan.job, customer))
-    command_id = command_id_for(connection, event, REQUEST_TYPE)
     notes = TextNotes()
-    request, fingerprint = invoice_add(invoice, mapping, customer, command_id, notes, plan)
+    document = sales_document(invoice, kind, mapping, plan, notes)
+    guid = transaction_guid(connection.name, "invoice", invoice.st_id)
+    what = "Credit memo" if kind is CREDIT_MEMO else "Invoice"
+    add = render_add(document, guid, notes)
     command = make_command(
         event,
         connection,
-        request,
-        lookup=invoice_query(invoice),
+        add,
+        lookup=txn_ref_query(kind, invoice),
         refs=(customer,),
-        summary=f"Invoice {invoice.number} for {invoice.customer_name}: "
-        f"{qb_amount(invoice.total)}{notes.suffix()}",
-        fingerprint=fingerprint,
+        summary=f"{what} {invoice.number} for {invoice.customer_name}: "
+        f"{qb_amount(invoice.total * kind.sign)}{notes.suffix()}",
+        mod=render_mod(document, render(add)) if _modify(kind, mapping) else None,
+        fingerprint=document.fingerprint,
+        requires=commands,
+        expected=expected_amounts(document, invoice),
+        line_keys=document.line_keys,
     )
-    assert command.command_id == command_id  # the GUID inside must name this very command
     commands.append(command)
+    adjusts = invoice.adjustment_to_id not in (None, invoice.st_id)
+    if kind is CREDIT_MEMO and adjusts and mapping.apply_credit_memos:
+        commands.append(application_command(event, connection, invoice, command))
     return commands

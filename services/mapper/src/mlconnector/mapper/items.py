@@ -4,6 +4,11 @@ Each is an ItemServiceAddRq or ItemOtherChargeAddRq (mapping `gl_item_type`) who
 account is the mapped QuickBooks account, sent before the transaction that uses it. Its lookup
 (ItemQueryRq by FullName) tells the gateway the item already exists, which is the usual case
 after the first invoice that used that GL account.
+
+The items mirror the GL account tree: "Job Materials:Plumbing Parts" is the sub-item
+"Plumbing Parts" (Name one level, ParentRef "Job Materials") of the item "Job Materials",
+which is created first when needed. A parent item only groups its sub-items; it posts to the
+account of the first sub-item that needed it.
 """
 
 from __future__ import annotations
@@ -26,9 +31,18 @@ _REQUEST = {"service": "ItemService", "other_charge": "ItemOtherCharge"}
 
 @dataclass(frozen=True)
 class ItemNeed:
-    name: str  # QuickBooks item Name (31)
+    full_name: str  # QuickBooks item FullName ("Parent:Child"; each level at most 31)
     account: str  # the QuickBooks account it posts to
     gl_account: GLAccount
+
+    @property
+    def name(self) -> str:
+        """The item's own Name: the last level of its FullName."""
+        return self.full_name.rsplit(":", 1)[-1]
+
+    @property
+    def parent(self) -> str | None:
+        return self.full_name.rsplit(":", 1)[0] if ":" in self.full_name else None
 
 
 def gl_description(gl: GLAccount) -> str:
@@ -41,6 +55,8 @@ def item_add(need: ItemNeed, item_type: str) -> etree._Element:
     request = etree.Element(f"{obj}AddRq")
     add = sub(request, f"{obj}Add")
     sub(add, "Name", need.name)
+    if need.parent is not None:
+        add_ref(add, "ParentRef", full_name=need.parent)
     sales = sub(add, "SalesOrPurchase")
     sub(sales, "Desc", TextNotes().text("Desc", gl_description(need.gl_account), 4095))
     add_ref(sales, "AccountRef", full_name=need.account)
@@ -62,10 +78,10 @@ def item_commands(
             event,
             connection,
             item_add(need, item_type),
-            lookup=item_query(need.name),
-            summary=f"Item {need.name} for {gl_description(need.gl_account)}, posting to "
+            lookup=item_query(need.full_name),
+            summary=f"Item {need.full_name} for {gl_description(need.gl_account)}, posting to "
             f"{need.account} (needed by {used_by})",
-            key=f"item:{need.name}",
+            key=f"item:{need.full_name}",
         )
         for need in needs
     ]

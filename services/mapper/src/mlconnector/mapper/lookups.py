@@ -1,8 +1,10 @@
 """Lookups for transactions: find an Add an earlier attempt may already have posted.
 
-The gateway picks our transaction among the answers by ExternalGUID (the command id), so the
-query only needs to be narrow, never exact. Lookups carry no late references (the gateway
-sends them as they are): by RefNumber when there is one, else by transaction date.
+The gateway picks our transaction among the answers by ExternalGUID (the record's, the same
+for every version: `naming.transaction_guid`), so the query only needs to be narrow, never
+exact. These lookups carry no late references (the gateway sends them as they are): by
+RefNumber when there is one, else by transaction date. (A credit memo's application looks up
+the credit memo by its TxnID, a late reference: `credit_memos`.)
 """
 
 from __future__ import annotations

@@ -18,13 +18,14 @@ from mlconnector.common.mapping import MappingSettings
 from mlconnector.common.models import Payment
 from mlconnector.common.money import cents, qb_amount
 from mlconnector.common.qbxml import sub
-from mlconnector.mapper.commands import command_id_for, make_command
+from mlconnector.mapper.commands import make_command
 from mlconnector.mapper.elements import add_ref, qb_bool, qb_date
 from mlconnector.mapper.errors import MappingError
 from mlconnector.mapper.fingerprints import amount
 from mlconnector.mapper.lookups import txn_query
-from mlconnector.mapper.naming import MEMO_MAX, TXN_REF_MAX, external_guid, ref_number
+from mlconnector.mapper.naming import MEMO_MAX, TXN_REF_MAX, ref_number, transaction_guid
 from mlconnector.mapper.text import TextNotes
+from mlconnector.mapper.voids import payment_void
 
 REQUEST_TYPE = "ReceivePaymentAddRq"
 ZERO = Decimal("0.00")
@@ -104,10 +105,10 @@ def payment_add(
     mapping: MappingSettings,
     customer: LateRef,
     invoices: list[tuple[LateRef, Decimal]],
-    command_id: str,
+    guid: str,
     notes: TextNotes | None = None,
 ) -> tuple[etree._Element, dict[str, str]]:
-    """The ReceivePaymentAddRq and its fingerprint."""
+    """The ReceivePaymentAddRq and its fingerprint; `guid` is the record's ExternalGUID."""
     notes = notes if notes is not None else TextNotes()
     reference, ref_cut = ref_number(payment.reference, TXN_REF_MAX)
     notes.text("RefNumber", payment.reference)
@@ -131,7 +132,7 @@ def payment_add(
     if memo:
         sub(add, "Memo", memo)
     add_ref(add, "DepositToAccountRef", full_name=deposit)
-    sub(add, "ExternalGUID", external_guid(command_id))
+    sub(add, "ExternalGUID", guid)
     if invoices:
         for invoice, value in invoices:
             applied = sub(add, "AppliedToTxnAdd")
@@ -160,20 +161,21 @@ def payment_add(
 
 
 def map_payment(event: StEvent, connection: Connection) -> list[Command]:
+    """The ReceivePaymentAdd of an active payment; the void (`voids`) of an inactive one."""
     payment = event.record
     if not isinstance(payment, Payment):
         raise MappingError(
             f"event {event.event_id} is not a payment record (got {type(payment).__name__})",
             hint="st-ingest published a record under the wrong entity; report it.",
         )
+    if not payment.active:
+        return [payment_void(event, connection, payment)]
     applied = applications(payment, event.event_id)
     customer = LateRef.make("customer", payment.customer_st_id)
     invoices = [(LateRef.make("invoice", invoice_id), value) for invoice_id, value in applied]
-    command_id = command_id_for(connection, event, REQUEST_TYPE)
+    guid = transaction_guid(connection.name, "payment", payment.st_id)
     notes = TextNotes()
-    request, fingerprint = payment_add(
-        payment, connection.mapping, customer, invoices, command_id, notes
-    )
+    request, fingerprint = payment_add(payment, connection.mapping, customer, invoices, guid, notes)
     if invoices:
         applied_text = "applied to " + ", ".join(
             f"invoice {ref.st_id} ({qb_amount(value)})" for ref, value in invoices
@@ -194,6 +196,6 @@ def map_payment(event: StEvent, connection: Connection) -> list[Command]:
         refs=(customer, *(ref for ref, _ in invoices)),
         summary=summary,
         fingerprint=fingerprint,
+        expected={"total": qb_amount(payment.total)},
     )
-    assert command.command_id == command_id
     return [command]

@@ -294,7 +294,9 @@ class Planner:
                 return
         for attempt in entry.unknown:
             command = round_.commands[attempt.stream_seq]
-            element = element_from_string(command.lookup_qbxml or "")
+            # A lookup may name other records too (a credit memo's application looks at the
+            # credit memo by its TxnID).
+            element, _ = fill_refs(command.lookup_qbxml or "", command, round_.known)
             round_.add(entry, "lookup", element, command)
         progress.looked_up = True
 

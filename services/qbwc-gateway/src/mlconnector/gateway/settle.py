@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from decimal import Decimal, InvalidOperation
 
 from lxml import etree
 
@@ -480,6 +481,10 @@ def _matching_ret(command: Command, status: ResponseStatus) -> etree._Element | 
     if not rets:
         return None
     request = element_from_string(command.qbxml)
+    if next(request.iter("SetCredit"), None) is not None:
+        # Applying a credit memo creates no transaction (Intuit's ReceivePayment reference):
+        # its lookup reads the credit memo, and the whole credit applied means it happened.
+        return next((ret for ret in rets if _credit_applied(ret)), None)
     guid = next((n.text for n in request.iter("ExternalGUID") if n.text), None)
     if guid is None:
         return rets[0]
@@ -488,6 +493,19 @@ def _matching_ret(command: Command, status: ResponseStatus) -> etree._Element | 
         if found is not None and (found.text or "").upper() == guid.upper():
             return ret
     return None
+
+
+def _credit_applied(ret: etree._Element) -> bool:
+    total = _decimal(ret.findtext("TotalAmount"))
+    remaining = _decimal(ret.findtext("CreditRemaining"))
+    return total is not None and remaining is not None and remaining < total
+
+
+def _decimal(text: str | None) -> Decimal | None:
+    try:
+        return Decimal(text) if text else None
+    except InvalidOperation:
+        return None
 
 
 # --- ledger changes (re-applied on a compare-and-set retry: decide from `current`) --------

@@ -218,9 +218,11 @@ def st_date(day: dt.date) -> str:
 def not_ready(feed: Feed, raw: Any) -> SkipReason | None:
     """Why a transaction must not be published yet (None: publish it).
 
-    Checked before translation, so a deleted or unposted record is never reported as bad.
-    `active` must be a boolean: a payment whose deletion cannot be read is refused (rejected
-    with the field named), never posted as a new ReceivePayment.
+    Checked before translation, so an unposted record is never reported as bad. An inactive
+    (voided or deleted) transaction that was posted is published: it voids what QuickBooks
+    has. `active` must
+    be a boolean: a payment whose deletion cannot be read is refused (rejected with the field
+    named), never posted as a new ReceivePayment.
     """
     if not feed.accounting or not isinstance(raw, dict):
         return None
@@ -230,7 +232,12 @@ def not_ready(feed: Feed, raw: Any) -> SkipReason | None:
             feed.entity, raw.get("id", "?"), "active", f"must be true or false, got {active!r}"
         )
     if active is False:
-        return "inactive"
+        # Voided or deleted after it was posted in ServiceTitan (Posted, Exported...):
+        # published, so that the mapper voids it (TxnVoidRq / TxnDelRq, or a flag for the
+        # accountant); the gateway settles one QuickBooks never had as "voided, nothing
+        # posted", so neither this poll nor a replay posts it. One deleted while still
+        # Pending never reached accounting: nothing to void.
+        return "inactive" if raw.get("syncStatus") in (None, "Pending") else None
     if raw.get("syncStatus") != POSTED:
         return "not posted"
     return None

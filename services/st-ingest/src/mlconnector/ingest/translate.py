@@ -80,6 +80,10 @@ def _line(r: Reader, path: str, item: dict[str, Any]) -> InvoiceLine:
     )
 
 
+def _optional_id(r: Reader, data: dict[str, Any], key: str) -> int | None:
+    return r.integer(data, key, key) if data.get(key) is not None else None
+
+
 def translate_invoice(raw: Any) -> Invoice:
     r = Reader("invoice", raw)
     data = r.raw
@@ -126,6 +130,9 @@ def translate_invoice(raw: Any) -> Invoice:
             sync_status=r.text(data, "syncStatus", "syncStatus", required=False) or None,
             active=r.boolean(data, "active", "active", default=True),
             modified_on=r.timestamp(data, "modifiedOn", "modifiedOn", required=False),
+            # Accounting.V2.ExportInvoiceResponse: both int64 or null.
+            tax_zone_id=_optional_id(r, data, "taxZoneId"),
+            adjustment_to_id=_optional_id(r, data, "adjustmentToId"),
         )
     except ValidationError as exc:
         raise r.invalid(exc) from exc

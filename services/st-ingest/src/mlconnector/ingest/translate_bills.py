@@ -74,6 +74,7 @@ def translate_bill(raw: Any) -> Bill:
             business_unit=r.text(business_unit, "name", "businessUnit.name", required=False)
             or None,
             lines=lines,
+            active=r.boolean(data, "active", "active", default=True),
             modified_on=r.timestamp(data, "modifiedOn", "modifiedOn", required=False),
         )
     except ValidationError as exc:

@@ -61,6 +61,7 @@ def translate_payment(raw: Any) -> Payment:
             unapplied=unapplied,
             memo=r.text(data, "memo", "memo", required=False),
             applications=applications,
+            active=r.boolean(data, "active", "active", default=True),
             modified_on=r.timestamp(data, "modifiedOn", "modifiedOn", required=False),
         )
     except ValidationError as exc:
