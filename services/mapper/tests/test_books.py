@@ -335,5 +335,7 @@ def test_only_the_records_own_requests_are_not_prerequisites() -> None:
     [bill_flag] = map_event(event_for(inventory_bill(active=False)), connection())
     for own in (credit, void, flag, delete, bill_flag):
         assert not own.is_prerequisite, own.request_type
-    # The application follows the credit memo: QuickBooks gives it no TxnID of the record's.
-    assert application.is_prerequisite
+    # The application is a transaction the record owns, kept on its own (role "apply"): not a
+    # prerequisite, and never the credit memo's own posting.
+    assert not application.is_prerequisite
+    assert application.role == "apply"

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from collections.abc import Iterator
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 from lxml import etree
@@ -72,7 +72,8 @@ def invoice_event(
     """Labor 2 x 125.00 (not taxable) and PVC-075 feet x 36.50 (taxable) at `tax_rate`."""
     pipe = Decimal(pipe_feet) * Decimal("36.50")
     subtotal = Decimal("250.00") + pipe
-    tax = (pipe * tax_rate).quantize(Decimal("0.01"))
+    # ServiceTitan and QuickBooks both round half up (12.045 -> 12.05).
+    tax = (pipe * tax_rate).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
     invoice = Invoice(
         st_id=st_id,
         number=str(st_id),

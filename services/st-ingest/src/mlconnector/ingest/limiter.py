@@ -77,7 +77,8 @@ class SharedRateLimiter:
             stamps = []  # unreadable: start a fresh window (over-counting is never unsafe)
         return stamps, entry.revision
 
-    async def acquire(self) -> None:
+    async def acquire(self) -> float:
+        """Wait for a call's turn; returns the grant's time (UNIX seconds) as counted."""
         async with self._local:
             while True:
                 stamps, revision = await self._read()
@@ -99,4 +100,4 @@ class SharedRateLimiter:
                     self.conflicts += 1
                     continue
                 self.granted += 1
-                return
+                return now
