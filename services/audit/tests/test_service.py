@@ -18,7 +18,7 @@ from nats.js import JetStreamContext
 
 from mlconnector.audit.api import create_app
 from mlconnector.audit.consumer import AuditConsumers
-from mlconnector.audit.dashboard import COLOURS
+from mlconnector.audit.pages.layout import COLOURS
 from mlconnector.audit.db import AuditDb
 from mlconnector.audit.main import _Server
 from mlconnector.audit.settings import AuditSettings
@@ -132,7 +132,11 @@ async def test_posted_record_over_http(js: JetStreamContext, audit: Running) -> 
         assert "http://" not in page.text
         assert "https://" not in page.text
         detail = await client.get(f"/records/{record['id']}")
-        assert "&lt;InvoiceAddRq&gt;&lt;x/&gt;&lt;/InvoiceAddRq&gt;" in detail.text
+        # The qbXML pretty-printed, folded under what it is.
+        assert (
+            "<details><summary>qbXML to send (InvoiceAddRq)</summary>"
+            "<pre>&lt;InvoiceAddRq&gt;\n  &lt;x/&gt;\n&lt;/InvoiceAddRq&gt;</pre></details>"
+        ) in detail.text
     assert await rows(audit.db, OutcomeRow) == 1
 
 
@@ -212,7 +216,7 @@ async def test_changed_after_posting_over_http_and_dashboard(
             ),
         ]
         page = (await client.get("/", params={"status": "changed"})).text
-        assert "<option value='changed' selected>changed</option>" in page
+        assert "<option value='changed' selected>changed after posting</option>" in page
         assert COLOURS["changed"] in page
         assert "total 230.59 -&gt; 268.09" in page
         detail = (await client.get(f"/records/{record['id']}")).text

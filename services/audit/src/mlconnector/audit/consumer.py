@@ -3,7 +3,9 @@
 FastStream batch pull subscribers with manual acknowledgement (FastStream's default would
 terminate a message whose handler raised, losing it for audit). A database failure naks the
 messages (they come back); a message that cannot be decoded is logged and terminated, since no
-redelivery can fix it (it stays in its stream).
+redelivery can fix it (it stays in its stream). Each subject is decoded as its own envelope
+(decode.py): outcomes and Web Connector session reports share QB_OUTCOMES, events, rejections
+and feed reports share ST_EVENTS.
 """
 
 from __future__ import annotations
@@ -22,38 +24,13 @@ from opentelemetry.sdk.trace import TracerProvider
 from pydantic import ValidationError
 
 from mlconnector.audit.db import AuditDb
+from mlconnector.audit.decode import decode
 from mlconnector.audit.settings import AuditSettings
 from mlconnector.audit.writes import Incoming
 from mlconnector.common.broker import jetstream, make_broker
-from mlconnector.common.envelopes import Command, Outcome, QbChange, StEvent, StRejection
 from mlconnector.common.streams import ALL_STREAMS, StreamDef, declare_all
 
 log = logging.getLogger("mlconnector.audit")
-
-REJECTED_PREFIX = "st.rejected."
-
-
-def decode(stream: str, msg: Msg) -> Incoming:
-    headers = msg.headers or {}
-    try:
-        seq: int | None = int(msg.metadata.sequence.stream)
-    except Exception:
-        seq = None
-    if stream == "ST_EVENTS":
-        if msg.subject.startswith(REJECTED_PREFIX):
-            rejection = StRejection.model_validate_json(msg.data)
-            # Keyed by content: the same unreadable record published again is one row.
-            return Incoming(rejection.rejection_id, seq, rejection=rejection)
-        event = StEvent.model_validate_json(msg.data)
-        return Incoming(headers.get("Nats-Msg-Id") or event.event_id, seq, event=event)
-    if stream == "QB_COMMANDS":
-        command = Command.model_validate_json(msg.data)
-        return Incoming(command.command_id, seq, command=command)
-    if stream == "QB_OUTCOMES":
-        outcome = Outcome.model_validate_json(msg.data)
-        return Incoming(outcome.outcome_id, seq, outcome=outcome)
-    change = QbChange.model_validate_json(msg.data)
-    return Incoming(change.change_id, seq, change=change)
 
 
 class AuditConsumers:
@@ -129,7 +106,7 @@ class AuditConsumers:
         decoded: list[tuple[Msg, Incoming]] = []
         for msg in msgs:
             try:
-                decoded.append((msg, decode(stream, msg)))
+                decoded.append((msg, decode(msg)))
             except (ValidationError, ValueError) as exc:
                 log.error("undecodable message on %s (%s): %s", stream, msg.subject, exc)
                 await msg.term()

@@ -1,67 +1,69 @@
-"""The audit database: its engine and sessions, and writing stream messages in one transaction.
+"""The audit database: its engine, its schema (migrations), and writing a batch of stream
+messages in one transaction.
 
-The tables are in tables.py, the rows each message writes in writes.py.
+The tables are in tables.py, the rows each message writes in writes.py, the migrations in
+migrations/ (run by schema.py).
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, inspect
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
-from mlconnector.audit.tables import ADDED_COLUMNS, Base
-from mlconnector.audit.writes import Incoming, RowWriter
+from mlconnector.audit import jsontext, schema
+from mlconnector.audit.writes import BatchWriter, Incoming
 
 
-def _add_missing_columns(conn: Connection) -> None:
-    """Columns added since a database was created (create_all only creates missing tables).
-    Each is nullable, so older rows simply have none."""
-    schema = (conn.get_execution_options().get("schema_translate_map") or {}).get(None)
-    inspector = inspect(conn)
-    quote = conn.dialect.identifier_preparer
-    for table_name, column_name in ADDED_COLUMNS:
-        present = {c["name"] for c in inspector.get_columns(table_name, schema=schema)}
-        if column_name in present:
-            continue
-        column = Base.metadata.tables[table_name].c[column_name]
-        table = quote.quote(table_name)
-        if schema:
-            table = f"{quote.quote_schema(schema)}.{table}"
-        kind = column.type.compile(dialect=conn.dialect)
-        conn.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN {quote.quote(column_name)} {kind}")
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    # WAL: the dashboard reads while the consumers write. synchronous stays FULL: a batch is
+    # acked only after its commit, which must survive a power cut.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.close()
 
 
 class AuditDb:
+    """The audit database at `url` (SQLite or PostgreSQL).
+
+    `schema`: a PostgreSQL schema to keep the tables in (tests use a throwaway one); it becomes
+    the connection's search_path, so migrations and queries need no schema names.
+    """
+
     def __init__(self, url: str, schema: str | None = None) -> None:
-        options: dict[str, Any] = {}
+        options: dict[str, Any] = {"json_serializer": jsontext.serialize}
         if url.startswith("sqlite"):
             # Several consumers write concurrently; wait for the lock rather than fail.
             options["connect_args"] = {"timeout": 30}
         else:
             options["pool_pre_ping"] = True
+            if schema:
+                options["connect_args"] = {"options": f"-csearch_path={schema}"}
         engine = create_async_engine(url, **options)
-        if schema:
-            engine = engine.execution_options(schema_translate_map={None: schema})
+        if engine.dialect.name == "sqlite":
+            event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         self.engine: AsyncEngine = engine
         self.sessions = async_sessionmaker(engine, expire_on_commit=False)
+        # One batch at a time per process: SQLite has one writer anyway, and the records a
+        # batch reads are then not changed by another batch before it writes them.
+        self._write_lock = asyncio.Lock()
 
     @property
     def dialect(self) -> str:
         return self.engine.dialect.name
 
-    async def create_tables(self) -> None:
-        async with self.engine.begin() as conn:
-            await conn.run_sync(Base.metadata.create_all)
-            await conn.run_sync(_add_missing_columns)
+    async def migrate(self) -> None:
+        """Bring the schema to the newest revision (see schema.py)."""
+        await schema.upgrade(self.engine)
 
     async def close(self) -> None:
         await self.engine.dispose()
 
     async def write(self, items: Sequence[Incoming]) -> None:
         """All items in one transaction: either every row is written or none is."""
-        async with self.sessions.begin() as session:
-            writer = RowWriter(session, self.dialect)
-            for item in items:
-                await writer.write(item)
+        async with self._write_lock, self.engine.begin() as conn:
+            await BatchWriter(conn).write(items)

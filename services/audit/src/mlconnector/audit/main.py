@@ -28,7 +28,7 @@ class _Server(uvicorn.Server):
 
 async def serve(settings: AuditSettings, stop: asyncio.Event) -> None:
     db = AuditDb(settings.resolved_database_url(), settings.database_schema)
-    await db.create_tables()
+    await db.migrate()
     consumers = AuditConsumers(db, settings)
     try:
         # Connects the broker, declares the streams, starts the four subscribers; replay
@@ -36,7 +36,12 @@ async def serve(settings: AuditSettings, stop: asyncio.Event) -> None:
         await consumers.start()
         server = _Server(
             uvicorn.Config(
-                create_app(db, consumers.js),
+                create_app(
+                    db,
+                    consumers.js,
+                    time_zone=settings.time_zone,
+                    connections_ttl=settings.connections_ttl_seconds,
+                ),
                 host=settings.host,
                 port=settings.port,
                 log_level="warning",
