@@ -66,7 +66,7 @@ def _legacy_items() -> list[Incoming]:
         when=5,
         status_code=3140,
         status_severity="Error",
-        status_message='There is an invalid reference to QuickBooks Account "Sales" in the Invoice.',
+        status_message='There is an invalid reference to QuickBooks Account "Sales".',
     )
     first = invoice_event(st_id=5003, received=6)
     first_command = command_for(first, created=7)

@@ -18,9 +18,9 @@ from nats.js import JetStreamContext
 
 from mlconnector.audit.api import create_app
 from mlconnector.audit.consumer import AuditConsumers
-from mlconnector.audit.pages.layout import COLOURS
 from mlconnector.audit.db import AuditDb
 from mlconnector.audit.main import _Server
+from mlconnector.audit.pages.layout import COLOURS
 from mlconnector.audit.settings import AuditSettings
 from mlconnector.audit.tables import CommandRow, EventRow, OutcomeRow, RejectionRow
 from mlconnector.audit.writes import Incoming
