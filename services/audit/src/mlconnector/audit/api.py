@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Annotated, Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from fastapi import FastAPI, HTTPException, Query, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
@@ -388,8 +388,8 @@ def create_app(
     @app.post("/records/retry-failed")
     async def retry_failed_form(request: Request) -> Response:
         _same_origin(request)
-        form = await request.form()
-        params = {k: str(v) for k, v in form.items()}
+        # A plain urlencoded form (the page's hidden fields): the standard library reads it.
+        params = dict(parse_qsl((await request.body()).decode("utf-8", errors="replace")))
         filters, problems = filter_from_page(params)
         if problems:
             raise HTTPException(400, " ".join(problems))
