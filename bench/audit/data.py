@@ -142,7 +142,7 @@ def _record(
             lines=(BillLine(st_id=st_id * 10, sku_name="PVC-075", quantity=Decimal(1), cost=cost),),
             modified_on=at,
         )
-    return Party(kind=entity, st_id=st_id, name=_name(rng, st_id), modified_on=at)  # type: ignore[arg-type]
+    return Party(kind=entity, st_id=st_id, name=_name(rng, st_id), modified_on=at)
 
 
 REQUESTS = {
@@ -178,7 +178,7 @@ def record_messages(rng: random.Random, st_id: int, seconds: float) -> Messages:
     record = _record(rng, entity, st_id, day, at)
     event = StEvent(
         tenant=tenant,
-        entity=entity,  # type: ignore[arg-type]
+        entity=entity,
         st_id=st_id,
         version=at.isoformat(),
         received_at=at,
@@ -209,7 +209,7 @@ def record_messages(rng: random.Random, st_id: int, seconds: float) -> Messages:
         entity=event.entity,
         st_id=st_id,
         event_id=event.event_id,
-        status=status,  # type: ignore[arg-type]
+        status=status,
         qb_id=f"{st_id:X}-1717250400" if status in ("posted", "differs", "changed") else None,
         status_code=3140 if status == "failed" else 0,
         status_severity="Error" if status == "failed" else "Info",

@@ -288,8 +288,8 @@ async def serving(db: AuditDb, js: JetStreamContext) -> Any:
         )
     )
     task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.05)
+    while not server.started:  # uvicorn offers no event to wait on
+        await asyncio.sleep(0.05)  # noqa: ASYNC110
     port = server.servers[0].sockets[0].getsockname()[1]
     try:
         yield f"http://127.0.0.1:{port}"
@@ -314,7 +314,8 @@ async def bench(args: argparse.Namespace, folder: Path) -> None:
                 (await session.execute(select(func.count()).select_from(RecordRow))).scalar_one()
             )
         print(
-            f"stored {stored:,} records in {seconds:.1f} s ({3 * args.stored / seconds:,.0f} messages/s through the writer)"
+            f"stored {stored:,} records in {seconds:.1f} s "
+            f"({3 * args.stored / seconds:,.0f} messages/s through the writer)"
         )
 
         rounds: list[Round] = []
@@ -329,7 +330,8 @@ async def bench(args: argparse.Namespace, folder: Path) -> None:
             bare = await bare_round(server.url, n, number)
             rounds.append(bare)
             print(
-                f"round {number}: bare  {bare.rate:>9,.0f} messages/s ({n:,} in {bare.seconds:.2f} s)",
+                f"round {number}: bare  {bare.rate:>9,.0f} messages/s "
+                f"({n:,} in {bare.seconds:.2f} s)",
                 flush=True,
             )
             audited = await audit_round(server.url, db, n, number, js)
@@ -392,7 +394,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     print(
-        f"bench.audit on {platform.node()} ({os.cpu_count()} cores), Python {platform.python_version()}"
+        f"bench.audit on {platform.node()} ({os.cpu_count()} cores), "
+        f"Python {platform.python_version()}"
     )
     with tempfile.TemporaryDirectory(prefix="bench-audit-") as folder:
         asyncio.run(bench(args, Path(folder)))

@@ -35,7 +35,7 @@ async def test_last_contact_counts_and_last_error_in_plain_words(db: AuditDb) ->
         status="failed",
         when=30,
         status_code=3140,
-        status_message='There is an invalid reference to QuickBooks Account "Sales" in the Invoice.',
+        status_message='There is an invalid reference to QuickBooks Account "Sales".',
         hint="Add the account in QuickBooks or map it, then press Retry.",
     )
     waiting_event = invoice_event(st_id=5003)
