@@ -58,6 +58,7 @@ from bench.audit.data import CONNECTIONS, Messages, record_messages
 from mlconnector.audit.api import create_app
 from mlconnector.audit.consumer import AuditConsumers
 from mlconnector.audit.db import AuditDb
+from mlconnector.audit.gctune import tune_after_start
 from mlconnector.audit.main import _Server
 from mlconnector.audit.settings import AuditSettings
 from mlconnector.audit.tables import RecordRow
@@ -189,17 +190,23 @@ async def audit_round(url: str, db: AuditDb, n: int, number: int, js: JetStreamC
     consumers = AuditConsumers(db, settings)
     marks: list[float] = []
     handled = 0
-    real = consumers.handle_batch
+    decode_batch = consumers.handle_batch
+    settle = consumers.write_and_settle
 
-    async def timed(stream: str, msgs: list[Msg]) -> None:
+    async def received(stream: str, msgs: list[Msg]) -> None:
+        marks.append(time.perf_counter())
+        await decode_batch(stream, msgs)
+
+    async def settled(decoded: list[tuple[Msg, Incoming]]) -> None:
         nonlocal handled
-        marks.append(time.perf_counter())
-        await real(stream, msgs)
-        handled += len(msgs)
+        await settle(decoded)
+        handled += len(decoded)
         marks.append(time.perf_counter())
 
-    consumers.handle_batch = timed  # type: ignore[method-assign]
+    consumers.handle_batch = received  # type: ignore[method-assign]
+    consumers.write_and_settle = settled  # type: ignore[method-assign]
     await consumers.start()
+    tune_after_start()  # as mlconnector-audit does once started
     try:
         deadline = time.monotonic() + 600
         while handled < n or not await _idle(js, durable):
@@ -289,7 +296,7 @@ async def serving(db: AuditDb, js: JetStreamContext) -> Any:
     )
     task = asyncio.create_task(server.serve())
     while not server.started:  # uvicorn offers no event to wait on
-        await asyncio.sleep(0.05)  # noqa: ASYNC110
+        await asyncio.sleep(0.05)
     port = server.servers[0].sockets[0].getsockname()[1]
     try:
         yield f"http://127.0.0.1:{port}"

@@ -45,14 +45,14 @@ async def test_a_new_database_gets_exactly_the_schema_the_code_describes(db: Aud
         assert await conn.run_sync(current_revision) == "0002"
 
 
-async def _legacy_write(db: AuditDb, items: list[Incoming]) -> None:
+async def _legacy_write(db: AuditDb, items: list[legacy_writes.Incoming]) -> None:
     async with db.sessions.begin() as session:
         writer = legacy_writes.RowWriter(session, db.dialect)
         for item in items:
             await writer.write(item)
 
 
-def _legacy_items() -> list[Incoming]:
+def _legacy_items() -> list[legacy_writes.Incoming]:
     """A posted invoice, a failed one, one changed after posting, a customer seen only as an
     event, and an unreadable record without an id, as the old consumers wrote them."""
     posted_event = invoice_event(st_id=5001)
@@ -85,20 +85,20 @@ def _legacy_items() -> list[Incoming]:
         tenant=TENANT, entity="invoice", st_id=None, error="no id", raw={"x": 1}, received_at=at(13)
     )
     return [
-        Incoming(posted_event.event_id, 1, event=posted_event),
-        Incoming(posted_command.command_id, 1, command=posted_command),
-        Incoming(posted.outcome_id, 1, outcome=posted),
-        Incoming(failed_event.event_id, 2, event=failed_event),
-        Incoming(failed_command.command_id, 2, command=failed_command),
-        Incoming(failed.outcome_id, 2, outcome=failed),
-        Incoming(first.event_id, 3, event=first),
-        Incoming(first_command.command_id, 3, command=first_command),
-        Incoming(first_posted.outcome_id, 3, outcome=first_posted),
-        Incoming(edited.event_id, 4, event=edited),
-        Incoming(edited_command.command_id, 4, command=edited_command),
-        Incoming(changed.outcome_id, 4, outcome=changed),
-        Incoming(customer.event_id, 5, event=customer),
-        Incoming(unreadable.rejection_id, 6, rejection=unreadable),
+        legacy_writes.Incoming(posted_event.event_id, 1, event=posted_event),
+        legacy_writes.Incoming(posted_command.command_id, 1, command=posted_command),
+        legacy_writes.Incoming(posted.outcome_id, 1, outcome=posted),
+        legacy_writes.Incoming(failed_event.event_id, 2, event=failed_event),
+        legacy_writes.Incoming(failed_command.command_id, 2, command=failed_command),
+        legacy_writes.Incoming(failed.outcome_id, 2, outcome=failed),
+        legacy_writes.Incoming(first.event_id, 3, event=first),
+        legacy_writes.Incoming(first_command.command_id, 3, command=first_command),
+        legacy_writes.Incoming(first_posted.outcome_id, 3, outcome=first_posted),
+        legacy_writes.Incoming(edited.event_id, 4, event=edited),
+        legacy_writes.Incoming(edited_command.command_id, 4, command=edited_command),
+        legacy_writes.Incoming(changed.outcome_id, 4, outcome=changed),
+        legacy_writes.Incoming(customer.event_id, 5, event=customer),
+        legacy_writes.Incoming(unreadable.rejection_id, 6, rejection=unreadable),
     ]
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from nats.aio.msg import Msg
 
+from mlconnector.audit.eventhead import EventHead
 from mlconnector.audit.writes import Incoming
 from mlconnector.common.envelopes import (
     Command,
@@ -16,7 +17,6 @@ from mlconnector.common.envelopes import (
     Outcome,
     QbChange,
     SessionReport,
-    StEvent,
     StRejection,
 )
 
@@ -39,7 +39,7 @@ def decode(msg: Msg) -> Incoming:
     seq = _stream_seq(msg)
     data = msg.data
     if subject.startswith("st.events."):
-        event = StEvent.model_validate_json(data)
+        event = EventHead.model_validate_json(data)
         msg_id = (msg.headers or {}).get("Nats-Msg-Id") or event.message_id
         return Incoming(msg_id, seq, event=event, data=data)
     if subject.startswith("qb.outcomes."):

@@ -13,6 +13,7 @@ import uvicorn
 from mlconnector.audit.api import create_app
 from mlconnector.audit.consumer import AuditConsumers
 from mlconnector.audit.db import AuditDb
+from mlconnector.audit.gctune import tune_after_start
 from mlconnector.audit.settings import AuditSettings
 
 log = logging.getLogger("mlconnector.audit")
@@ -49,6 +50,7 @@ async def serve(settings: AuditSettings, stop: asyncio.Event) -> None:
             )
         )
         web = asyncio.create_task(server.serve())
+        tune_after_start()
         log.info("audit listening on http://%s:%s", settings.host, settings.port)
         stopper = asyncio.create_task(stop.wait())
         await asyncio.wait({web, stopper}, return_when=asyncio.FIRST_COMPLETED)

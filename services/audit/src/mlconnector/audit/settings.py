@@ -26,7 +26,7 @@ class AuditSettings(BaseServiceSettings):
     host: str = Field(default="127.0.0.1", alias="AUDIT_HOST")
     port: int = Field(default=8082, alias="AUDIT_PORT")
     durable: str = Field(default="audit", alias="AUDIT_DURABLE")
-    batch_size: int = Field(default=256, ge=1, le=4096, alias="AUDIT_BATCH_SIZE")
+    batch_size: int = Field(default=1024, ge=1, le=4096, alias="AUDIT_BATCH_SIZE")
     fetch_timeout_seconds: float = Field(default=1.0, gt=0, alias="AUDIT_FETCH_TIMEOUT_SECONDS")
     retry_delay_seconds: float = Field(default=2.0, gt=0, alias="AUDIT_RETRY_DELAY_SECONDS")
     # Times are shown in each connection's time zone (`mlconnector connection settings`);

@@ -173,7 +173,7 @@ class OutcomeRow(Base):
     __table_args__ = (Index("ix_outcomes_key", "connection", "entity", "st_id"),)
 
     outcome_id: Mapped[str] = mapped_column(String(120), primary_key=True)
-    command_id: Mapped[str] = mapped_column(String(100), index=True)
+    command_id: Mapped[str] = mapped_column(String(100))
     attempt: Mapped[int] = mapped_column(Integer)
     connection: Mapped[str] = mapped_column(String(64))
     tenant: Mapped[str] = mapped_column(String(64))

@@ -14,16 +14,20 @@ moves forward by the outcome's own time (`qb_at`).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, fields
 from decimal import Decimal, InvalidOperation
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, delete, select
+from sqlalchemy import BigInteger, Table, any_, bindparam, column, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from mlconnector.audit.eventhead import EventHead
 from mlconnector.audit.jsontext import JsonText
 from mlconnector.audit.tables import (
     NO_CONNECTION,
@@ -46,7 +50,6 @@ from mlconnector.common.envelopes import (
     StEvent,
     StRejection,
 )
-from mlconnector.common.models import Bill, Invoice, Party, Payment
 from mlconnector.common.money import qb_amount
 
 RECORDS = cast(Table, RecordRow.__table__)
@@ -64,7 +67,7 @@ class Incoming:
 
     msg_id: str
     stream_seq: int | None
-    event: StEvent | None = None
+    event: EventHead | StEvent | None = None
     rejection: StRejection | None = None
     command: Command | None = None
     outcome: Outcome | None = None
@@ -73,6 +76,17 @@ class Incoming:
     feed: FeedReport | None = None
     data: bytes | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.event, StEvent):  # made in code (tests): as it would be published
+            if self.data is None:
+                self.data = self.event.model_dump_json().encode()
+            self.event = EventHead.of(self.event)
+
+    @property
+    def head(self) -> EventHead | None:
+        """The event, as audit reads it."""
+        return self.event if isinstance(self.event, EventHead) else None
 
 
 def rejection_record_st_id(rejection: StRejection) -> int:
@@ -89,33 +103,33 @@ def rejection_record_st_id(rejection: StRejection) -> int:
     return -(int(digest[:7], 16) + 1)  # 28 bits, as the first release filed them
 
 
-def record_summary(event: StEvent) -> dict[str, Any]:
+def record_summary(event: EventHead) -> dict[str, Any]:
     """What an operator recognises a record by in a list (the API's `summary`)."""
     record = event.record
-    if isinstance(record, Party):
+    if record.kind in ("customer", "vendor"):
         return {"name": record.name}
-    if isinstance(record, Invoice):
+    total = None if record.total is None else qb_amount(record.total)
+    day = None if record.date is None else record.date.isoformat()
+    if record.kind == "invoice":
         return {
             "number": record.number,
             "customer": record.customer_name,
-            "date": record.invoice_date.isoformat(),
-            "total": qb_amount(record.total),
+            "date": day,
+            "total": total,
         }
-    if isinstance(record, Payment):
+    if record.kind == "payment":
         return {
             "reference": record.reference,
             "customer": record.customer_name,
-            "date": record.payment_date.isoformat(),
-            "total": qb_amount(record.total),
+            "date": day,
+            "total": total,
         }
-    if isinstance(record, Bill):
-        return {
-            "reference": record.reference,
-            "vendor": record.vendor_name,
-            "date": record.bill_date.isoformat(),
-            "total": qb_amount(record.total),
-        }
-    return {}
+    return {
+        "reference": record.reference,
+        "vendor": record.vendor_name,
+        "date": day,
+        "total": total,
+    }
 
 
 def to_cents(value: Decimal | str | None) -> int | None:
@@ -128,32 +142,18 @@ def to_cents(value: Decimal | str | None) -> int | None:
         return None
 
 
-def event_columns(event: StEvent) -> dict[str, Any]:
+def event_columns(event: EventHead) -> dict[str, Any]:
     """The record columns an event version sets: summary, reference, party, date, amount."""
     record = event.record
-    reference: str | None = None
-    party: str | None = None
-    doc_date: dt.date | None = None
-    amount: int | None = None
-    active = True
-    if isinstance(record, Party):
-        party, active = record.name, record.active
-    elif isinstance(record, Invoice):
-        reference, party, doc_date = record.number, record.customer_name, record.invoice_date
-        amount, active = to_cents(record.total), record.active
-    elif isinstance(record, Payment):
-        reference, party, doc_date = record.reference, record.customer_name, record.payment_date
-        amount = to_cents(record.total)
-    elif isinstance(record, Bill):
-        reference, party, doc_date = record.reference, record.vendor_name, record.bill_date
-        amount = to_cents(record.total)
+    reference = record.ref
+    party = record.party
     return {
         "summary": record_summary(event),
-        "reference": (reference or None) and reference[:100],
-        "party": (party or None) and party[:200],
-        "doc_date": doc_date,
-        "amount_cents": amount,
-        "st_active": active,
+        "reference": reference[:100] if reference else None,
+        "party": party[:200] if party else None,
+        "doc_date": record.date,
+        "amount_cents": to_cents(record.total),
+        "st_active": record.active,
         "version_at": event.version_at,
         "search": " ".join(p for p in (reference, party) if p).lower()[:320],
     }
@@ -187,8 +187,14 @@ class RecordState:
     qb_amount_read: bool = False
     qb_expected_cents: int | None = None
     qb_at: dt.datetime | None = None
-    dirty: bool = False
     deleted: bool = False
+    # Columns this batch changed: an update sets only those (fewer index entries rewritten).
+    changed: set[str] = field(default_factory=set)
+
+    def put(self, name: str, value: Any) -> None:
+        if getattr(self, name) != value:
+            setattr(self, name, value)
+            self.changed.add(name)
 
     def advance(
         self,
@@ -202,11 +208,16 @@ class RecordState:
         """Newer news sets the status (streams are consumed independently)."""
         if at < self.status_at:
             return
-        self.status, self.status_at, self.updated_at = status, at, at
-        self.message, self.hint = message, hint
+        for name, value in (
+            ("status", status),
+            ("status_at", at),
+            ("updated_at", at),
+            ("message", message),
+            ("hint", hint),
+        ):
+            self.put(name, value)
         if qb_id is not None:
-            self.qb_id = qb_id
-        self.dirty = True
+            self.put("qb_id", qb_id)
 
     def take_version(self, columns: dict[str, Any]) -> None:
         """The columns of a ServiceTitan version, unless the record shows a newer one."""
@@ -214,12 +225,11 @@ class RecordState:
         if new_at is not None and self.version_at is not None and new_at < self.version_at:
             return
         for name, value in columns.items():
-            setattr(self, name, value)
-        self.dirty = True
+            self.put(name, value)
 
     def copy_version_from(self, other: RecordState) -> None:
         for name in _VERSION_COLUMNS:
-            setattr(self, name, getattr(other, name))
+            self.put(name, getattr(other, name))
 
 
 _VERSION_COLUMNS = (
@@ -233,10 +243,7 @@ _VERSION_COLUMNS = (
     "search",
 )
 _STATE_COLUMNS = tuple(
-    f.name for f in fields(RecordState) if f.name not in ("id", "dirty", "deleted")
-)
-_UPDATED_COLUMNS = tuple(
-    name for name in _STATE_COLUMNS if name not in ("tenant", "entity", "st_id")
+    f.name for f in fields(RecordState) if f.name not in ("id", "changed", "deleted")
 )
 
 Key = tuple[str, str, int]  # tenant, entity, ServiceTitan id
@@ -289,8 +296,8 @@ class BatchWriter:
         sessions: list[dict[str, Any]] = []
         feeds: list[dict[str, Any]] = []
         for item in items:
-            if item.event is not None:
-                events.append(_event_row(item, item.event))
+            if item.head is not None:
+                events.append(_event_row(item, item.head))
             elif item.rejection is not None:
                 rejections.append(_rejection_row(item, item.rejection))
             elif item.command is not None:
@@ -319,8 +326,8 @@ class BatchWriter:
     def _keys(items: Iterable[Incoming]) -> set[Key]:
         keys: set[Key] = set()
         for item in items:
-            if item.event is not None:
-                keys.add((item.event.tenant, item.event.entity, item.event.st_id))
+            if item.head is not None:
+                keys.add((item.head.tenant, item.head.entity, item.head.st_id))
             elif item.rejection is not None:
                 rejection = item.rejection
                 keys.add((rejection.tenant, rejection.entity, rejection_record_st_id(rejection)))
@@ -335,12 +342,17 @@ class BatchWriter:
         (locked on PostgreSQL until the batch commits)."""
         table = RECORDS
         columns = [table.c.id, *(table.c[name] for name in _STATE_COLUMNS)]
-        query = (
-            select(*columns)
-            .where(table.c.st_id.in_(sorted({key[2] for key in keys})))
-            .order_by(table.c.id)
-            .with_for_update()
-        )
+        st_ids = sorted({key[2] for key in keys})
+        # One parameter for all ids (no IN list of thousands of parameters to compile).
+        if self._dialect == "postgresql":
+            matching = table.c.st_id == any_(bindparam("ids", st_ids, type_=ARRAY(BigInteger)))
+        else:
+            matching = table.c.st_id.in_(
+                select(column("value")).select_from(
+                    func.json_each(bindparam("ids", json.dumps(st_ids)))
+                )
+            )
+        query = select(*columns).where(matching).order_by(table.c.id).with_for_update()
         self._records = {key: [] for key in keys}
         for row in (await self._conn.execute(query)).mappings():
             key = (row["tenant"], row["entity"], row["st_id"])
@@ -363,7 +375,6 @@ class BatchWriter:
             status="pending",
             status_at=at,
             updated_at=at,
-            dirty=True,
         )
         if like is not None:
             record.copy_version_from(like)
@@ -378,15 +389,14 @@ class BatchWriter:
                 return record
         for record in live:
             if record.connection == NO_CONNECTION:
-                record.connection = connection
-                record.dirty = True
+                record.put("connection", connection)
                 return record
         # A second connection of the same tenant: it shares the event's columns.
         return self._new(key, connection, at, like=live[0] if live else None)
 
     def _apply(self, item: Incoming) -> None:
-        if item.event is not None:
-            self._apply_event(item.event)
+        if item.head is not None:
+            self._apply_event(item.head)
         elif item.rejection is not None:
             self._apply_rejection(item.rejection)
         elif item.command is not None:
@@ -398,7 +408,7 @@ class BatchWriter:
         elif item.outcome is not None:
             self._apply_outcome(item.outcome)
 
-    def _apply_event(self, event: StEvent) -> None:
+    def _apply_event(self, event: EventHead) -> None:
         key = (event.tenant, event.entity, event.st_id)
         columns = event_columns(event)
         live = [r for r in self._records[key] if not r.deleted]
@@ -447,23 +457,22 @@ class BatchWriter:
             read = to_cents((outcome.amounts or {}).get("total"))
             if expected is None:
                 expected = record.amount_cents
-            record.qb_state = "posted"
-            record.qb_expected_cents = expected
-            record.qb_amount_read = read is not None
-            record.qb_amount_cents = read if read is not None else expected
+            record.put("qb_state", "posted")
+            record.put("qb_expected_cents", expected)
+            record.put("qb_amount_read", read is not None)
+            record.put("qb_amount_cents", read if read is not None else expected)
         elif outcome.status == "voided":
-            record.qb_state = "voided"
-            record.qb_amount_cents = None
-            record.qb_amount_read = False
+            record.put("qb_state", "voided")
+            record.put("qb_amount_cents", None)
+            record.put("qb_amount_read", False)
         else:
             return
-        record.qb_at = outcome.at
-        record.dirty = True
+        record.put("qb_at", outcome.at)
 
     async def _store(self) -> None:
         table = RECORDS
         new: list[dict[str, Any]] = []
-        changed: list[dict[str, Any]] = []
+        changed: dict[tuple[str, ...], list[dict[str, Any]]] = {}
         gone: list[int] = []
         for records in self._records.values():
             connected = any(r.connection != NO_CONNECTION for r in records if not r.deleted)
@@ -476,36 +485,37 @@ class BatchWriter:
                     if record.id is not None:
                         gone.append(record.id)
                     continue
-                if not record.dirty:
-                    continue
-                values = {name: getattr(record, name) for name in _STATE_COLUMNS}
                 if record.id is None:
-                    new.append(values)
-                else:
-                    changed.append(
-                        {"b_id": record.id, **{f"b_{n}": values[n] for n in _UPDATED_COLUMNS}}
+                    new.append({name: getattr(record, name) for name in _STATE_COLUMNS})
+                elif record.changed:
+                    columns = tuple(sorted(record.changed))
+                    changed.setdefault(columns, []).append(
+                        {"b_id": record.id, **{f"b_{n}": getattr(record, n) for n in columns}}
                     )
         if gone:
             await self._conn.execute(delete(table).where(table.c.id.in_(gone)))
-        if changed:
-            await self._conn.execute(_UPDATE, changed)
+        for columns, rows in changed.items():
+            await self._conn.execute(_update(columns), rows)
         if new:
             # A plain insert: a record another writer made meanwhile (PostgreSQL, several
             # audit processes) fails the batch, which is then written again and finds it.
             await self._conn.execute(table.insert(), new)
 
 
-_UPDATE = (
-    RECORDS.update()
-    .where(RECORDS.c.id == bindparam("b_id"))
-    .values({name: bindparam(f"b_{name}") for name in _UPDATED_COLUMNS})
-)
+@functools.lru_cache(maxsize=256)
+def _update(columns: tuple[str, ...]) -> Any:
+    """UPDATE records SET <columns> WHERE id = :b_id, for an executemany."""
+    return (
+        RECORDS.update()
+        .where(RECORDS.c.id == bindparam("b_id"))
+        .values({name: bindparam(f"b_{name}") for name in columns})
+    )
 
 
 # --- message rows ---------------------------------------------------------------------------
 
 
-def _event_row(item: Incoming, event: StEvent) -> dict[str, Any]:
+def _event_row(item: Incoming, event: EventHead) -> dict[str, Any]:
     return {
         "msg_id": item.msg_id,
         "event_id": event.event_id,
@@ -517,9 +527,7 @@ def _event_row(item: Incoming, event: StEvent) -> dict[str, Any]:
         "stream_seq": item.stream_seq,
         "received_at": event.received_at,
         # As published (StEvent JSON): not decoded and encoded again.
-        "event": (
-            JsonText(item.data.decode()) if item.data is not None else event.model_dump(mode="json")
-        ),
+        "event": JsonText((item.data or b"{}").decode()),
     }
 
 

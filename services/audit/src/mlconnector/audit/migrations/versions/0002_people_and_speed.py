@@ -173,6 +173,8 @@ def upgrade() -> None:
     dialect = op.get_bind().dialect.name
     if dialect == "postgresql":
         _widen_postgresql()
+    # Nothing reads outcomes by command id; its random keys cost every write a page.
+    op.drop_index("ix_outcomes_command_id", table_name="outcomes")
     op.drop_index("ix_records_updated_at", table_name="records")
     op.drop_index("ix_records_status", table_name="records")
     # SQLite keeps a table's unique constraints in its CREATE TABLE: batch mode copies it.
