@@ -295,7 +295,7 @@ async def serving(db: AuditDb, js: JetStreamContext) -> Any:
         )
     )
     task = asyncio.create_task(server.serve())
-    while not server.started:  # uvicorn offers no event to wait on
+    while not server.started:  # noqa: ASYNC110 (uvicorn offers no event to wait on)
         await asyncio.sleep(0.05)
     port = server.servers[0].sockets[0].getsockname()[1]
     try:
