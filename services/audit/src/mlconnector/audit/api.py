@@ -234,27 +234,42 @@ def create_app(
         """Per connection: last Web Connector contact, counts, last error, warnings."""
         return await health_of(await all_connections())
 
+    def day(value: str | None, today: dt.date) -> dt.date | None:
+        """YYYY-MM-DD, 'today' or 'yesterday' (in the connection's time zone)."""
+        if not value:
+            return None
+        words = {"today": today, "yesterday": today - dt.timedelta(days=1)}
+        if value.lower() in words:
+            return words[value.lower()]
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            raise HTTPException(
+                400, f"{value!r} is not a day; use YYYY-MM-DD, today or yesterday."
+            ) from None
+
     async def reconcile_args(
         connection: str | None,
-        date: dt.date | None,
-        date_from: dt.date | None,
-        date_to: dt.date | None,
+        date: str | None,
+        date_from: str | None,
+        date_to: str | None,
     ) -> tuple[str, str | None, dt.date, dt.date]:
         if not connection:
             raise HTTPException(400, "Name the connection to reconcile (connection=...).")
         info = await directory.info(connection)
         today = dt.datetime.now(zone(info.time_zone)).date()
-        start = date or date_from or date_to or today
-        end = date or date_to or start
+        single = day(date, today)
+        start = single or day(date_from, today) or day(date_to, today) or today
+        end = single or day(date_to, today) or start
         tenant = info.tenant or await recon.tenant_of(db, connection)
         return connection, tenant, start, end
 
     @app.get("/api/reconcile")
     async def get_reconcile(
         connection: str | None = None,
-        date: dt.date | None = None,
-        date_from: dt.date | None = None,
-        date_to: dt.date | None = None,
+        date: str | None = None,
+        date_from: str | None = None,
+        date_to: str | None = None,
     ) -> dict[str, Any]:
         """Counts and totals per entity (and per day) in ServiceTitan and in QuickBooks, for
         `date` or [date_from, date_to] (default: today in the connection's time zone)."""
@@ -268,9 +283,9 @@ def create_app(
     async def get_reconcile_records(
         entity: str,
         connection: str | None = None,
-        date: dt.date | None = None,
-        date_from: dt.date | None = None,
-        date_to: dt.date | None = None,
+        date: str | None = None,
+        date_from: str | None = None,
+        date_to: str | None = None,
         show_all: Annotated[bool, Query(alias="all")] = False,
     ) -> list[dict[str, Any]]:
         """The records behind one entity's figures (only those that differ unless all)."""
@@ -285,9 +300,9 @@ def create_app(
     @app.get("/reconcile.csv")
     async def reconcile_as_csv(
         connection: str | None = None,
-        date: dt.date | None = None,
-        date_from: dt.date | None = None,
-        date_to: dt.date | None = None,
+        date: str | None = None,
+        date_from: str | None = None,
+        date_to: str | None = None,
     ) -> Response:
         name, tenant, start, end = await reconcile_args(connection, date, date_from, date_to)
         try:
