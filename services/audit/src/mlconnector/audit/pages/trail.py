@@ -73,7 +73,7 @@ def _amounts_table(amounts: dict[str, str] | None, expected: dict[str, str] | No
     if not amounts and not expected:
         return ""
     names = [n for n in AMOUNT_LABELS if n in (amounts or {}) or n in (expected or {})]
-    names += sorted(set(amounts or {}) | set(expected or {}) - set(names))
+    names += sorted((set(amounts or {}) | set(expected or {})) - set(names))
     rows = []
     for name in names:
         st = (expected or {}).get(name)
