@@ -8,6 +8,8 @@ migrations/ (run by schema.py).
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -16,6 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 
 from mlconnector.audit import jsontext, schema
 from mlconnector.audit.writes import BatchWriter, Incoming
+
+log = logging.getLogger("mlconnector.audit.db")
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -65,8 +69,20 @@ class AuditDb:
         return self.engine.dialect.name
 
     async def migrate(self) -> None:
-        """Bring the schema to the newest revision (see schema.py)."""
+        """Bring the schema to the newest revision (see schema.py), then refresh the planner's
+        statistics."""
         await schema.upgrade(self.engine)
+        await self.analyze()
+
+    async def analyze(self) -> None:
+        """Refresh the query planner's statistics. Without them SQLite picks an index by its
+        width alone (e.g. the tenant's for "this connection's pending records", scanning
+        every record of the tenant). SQLite samples at most ANALYSIS_LIMIT rows per index,
+        so this costs milliseconds whatever the size."""
+        async with self.engine.begin() as conn:
+            if self.dialect == "sqlite":
+                await conn.exec_driver_sql(f"PRAGMA analysis_limit={ANALYSIS_LIMIT}")
+            await conn.exec_driver_sql("ANALYZE")
 
     async def close(self) -> None:
         await self.engine.dispose()
@@ -86,6 +102,9 @@ class AuditDb:
 
 # Messages one grouped transaction takes at most (several pulled batches).
 MAX_GROUP = 8192
+ANALYSIS_LIMIT = 2000
+# While writing, the statistics are refreshed this often (the tables grow).
+ANALYZE_EVERY_SECONDS = 300.0
 
 
 class GroupCommit:
@@ -102,6 +121,7 @@ class GroupCommit:
         self._limit = limit
         self._waiting: list[tuple[Sequence[Incoming], asyncio.Future[None]]] = []
         self._writer: asyncio.Task[None] | None = None
+        self._analyzed_at = time.monotonic()
 
     async def write(self, items: Sequence[Incoming]) -> None:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -128,3 +148,9 @@ class GroupCommit:
                 for _, future in group:
                     if not future.done():
                         future.set_result(None)
+            if time.monotonic() - self._analyzed_at > ANALYZE_EVERY_SECONDS:
+                self._analyzed_at = time.monotonic()
+                try:
+                    await self._db.analyze()
+                except Exception:  # statistics are an optimisation; the writes went through
+                    log.warning("refreshing the database statistics failed", exc_info=True)
