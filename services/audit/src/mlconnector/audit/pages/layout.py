@@ -48,7 +48,9 @@ _STYLE = """
 body{font-family:system-ui,sans-serif;margin:1.2rem 1.5rem;color:#222}
 a{color:#0d47a1}h1{font-size:1.4rem;margin:.2rem 0 .8rem}h2{font-size:1.1rem;margin:1.2rem 0 .4rem}
 nav a{margin-right:1rem}
-table{border-collapse:collapse;width:100%}table.amounts,table.difference{width:auto;min-width:24rem}td,th{border-bottom:1px solid #ddd;padding:.35rem .5rem;
+table{border-collapse:collapse;width:100%}
+table.amounts,table.difference{width:auto;min-width:24rem}
+td,th{border-bottom:1px solid #ddd;padding:.35rem .5rem;
 text-align:left;vertical-align:top;font-size:.9rem}th{background:#f5f5f5}
 td.num,th.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 .st{color:#fff;border-radius:.6rem;padding:.1rem .5rem;font-size:.8rem;white-space:nowrap}
