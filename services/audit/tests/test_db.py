@@ -299,3 +299,51 @@ async def test_an_item_made_for_the_record_does_not_post_the_record(db: AuditDb)
         ("posted", "80000099-1714651200"),
         ("waiting", None),
     ]
+
+
+async def test_search_by_the_start_of_any_word_of_reference_customer_or_id(db: AuditDb) -> None:
+    from decimal import Decimal
+
+    from mlconnector.audit.filters import RecordFilter
+    from mlconnector.common.models import Invoice
+
+    def named(st_id: int, number: str, customer: str) -> Incoming:
+        event = invoice_event(st_id=st_id)
+        assert isinstance(event.record, Invoice)
+        record = event.record.model_copy(
+            update={"number": number, "customer_name": customer, "total": Decimal("1")}
+        )
+        made = event.model_copy(update={"record": record})
+        return Incoming(made.event_id, 1, event=made)
+
+    await db.write(
+        [
+            named(5001, "INV-5001", "Hernandez, Maria"),
+            named(5002, "INV-5002", "José Núñez"),
+            named(5003, "A7Q2K9", "Brightside Property Management"),
+        ]
+    )
+    queries = RecordQueries(db)
+
+    async def found(q: str) -> list[int]:
+        return sorted(r["st_id"] for r in await queries.list(RecordFilter(q=q)))
+
+    assert await found("hern") == [5001]
+    assert await found("MARIA") == [5001]
+    assert await found("josé") == [5002]
+    assert await found("núñ") == [5002]
+    assert await found("inv") == [5001, 5002]
+    assert await found("inv-5002") == [5002]
+    assert await found("5003") == [5003]  # the ServiceTitan id
+    assert await found("a7q2") == [5003]
+    assert await found("brightside management") == [5003]
+    assert await found("maria brightside") == []  # every word must match
+    assert await found("nandez") == []  # the start of a word, not its middle
+    assert await found("--") == []
+
+    # A new version with another customer: found by the new name only.
+    renamed = named(5001, "INV-5001", "Chen, Wei")
+    assert renamed.event is not None
+    await db.write([renamed])
+    assert await found("hernandez") == []
+    assert await found("chen") == [5001]

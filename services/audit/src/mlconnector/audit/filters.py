@@ -9,9 +9,10 @@ import datetime as dt
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import ColumnElement, or_
+from sqlalchemy import ColumnElement, false, select, tuple_
 
-from mlconnector.audit.tables import NO_CONNECTION, RecordRow
+from mlconnector.audit.search import prefix_range, words_of
+from mlconnector.audit.tables import NO_CONNECTION, RecordRow, RecordWordRow
 
 ENTITIES = ("invoice", "payment", "bill", "customer", "vendor")
 # Record statuses, in the order people look for them.
@@ -29,18 +30,14 @@ STATUSES = (
 )
 
 
-def _like_escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
 @dataclass(frozen=True)
 class RecordFilter:
     """Which records: every field None matches all.
 
     `since`/`until`: last change (UTC, until exclusive). `date_from`/`date_to`: the record's
-    own date in ServiceTitan (invoice, payment or bill date), both inclusive. `q`: part of
-    the reference (invoice number, payment or bill reference) or of the customer or vendor
-    name, any case; digits also match the ServiceTitan id.
+    own date in ServiceTitan (invoice, payment or bill date), both inclusive. `q`: words
+    people type, each the start of a word of the reference (invoice number, payment or bill
+    reference), of the customer or vendor name, or the ServiceTitan id; any case (search.py).
     """
 
     tenant: str | None = None
@@ -77,13 +74,19 @@ class RecordFilter:
             where.append(RecordRow.doc_date >= self.date_from)
         if self.date_to:
             where.append(RecordRow.doc_date <= self.date_to)
-        text = (self.q or "").strip().lower()
-        if text:
-            match = RecordRow.search.like(f"%{_like_escape(text)}%", escape="\\")
-            if text.isdigit() and len(text) <= 18:
-                where.append(or_(match, RecordRow.st_id == int(text)))
-            else:
-                where.append(match)
+        if self.q and self.q.strip():
+            terms = words_of(self.q)
+            if not terms:
+                where.append(false())  # only punctuation: no record has such a word
+            for term in terms:
+                low, high = prefix_range(term)
+                where.append(
+                    tuple_(RecordRow.tenant, RecordRow.entity, RecordRow.st_id).in_(
+                        select(
+                            RecordWordRow.tenant, RecordWordRow.entity, RecordWordRow.st_id
+                        ).where(RecordWordRow.word >= low, RecordWordRow.word < high)
+                    )
+                )
         return where
 
     def params(self) -> dict[str, str]:

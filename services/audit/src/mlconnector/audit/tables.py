@@ -115,6 +115,26 @@ class RecordRow(Base):
     qb_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime(), nullable=True)
 
 
+# Search words sort by code point on PostgreSQL too, so that a prefix is a range.
+WordText = String(100).with_variant(String(100, collation="C"), "postgresql")
+
+
+class RecordWordRow(Base):
+    """A word people may search a ServiceTitan record by (its reference, customer or vendor
+    name, ServiceTitan id), lower-case: every connection's record of it matches."""
+
+    __tablename__ = "record_words"
+    __table_args__ = (
+        Index("ix_record_words_key", "tenant", "entity", "st_id"),
+        {"sqlite_with_rowid": False},
+    )
+
+    word: Mapped[str] = mapped_column(WordText, primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(64), primary_key=True)
+    entity: Mapped[str] = mapped_column(String(16), primary_key=True)
+    st_id: Mapped[int] = mapped_column(Int64, primary_key=True)
+
+
 class EventRow(Base):
     __tablename__ = "events"
     __table_args__ = (Index("ix_events_key", "tenant", "entity", "st_id"),)

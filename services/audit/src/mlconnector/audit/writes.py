@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mlconnector.audit.eventhead import EventHead
 from mlconnector.audit.jsontext import JsonText
+from mlconnector.audit.search import search_words
 from mlconnector.audit.tables import (
     NO_CONNECTION,
     REJECTED,
@@ -38,6 +39,7 @@ from mlconnector.audit.tables import (
     FeedRow,
     OutcomeRow,
     RecordRow,
+    RecordWordRow,
     RejectionRow,
     SessionRow,
 )
@@ -263,6 +265,7 @@ class BatchWriter:
         self._conn = conn
         self._dialect = conn.dialect.name
         self._records: dict[Key, list[RecordState]] = {}
+        self._words: dict[Key, set[str]] = {}
 
     def _insert(self, table: Table) -> Any:
         return postgresql.insert(table) if self._dialect == "postgresql" else sqlite.insert(table)
@@ -417,6 +420,9 @@ class BatchWriter:
         for record in live:
             record.take_version(columns)
             record.advance("pending", event.received_at)
+        if any(r.id is None or "search" in r.changed for r in live):
+            newest = live[0]
+            self._words[key] = search_words(newest.reference, newest.party, event.st_id)
 
     def _apply_rejection(self, rejection: StRejection) -> None:
         key = (rejection.tenant, rejection.entity, rejection_record_st_id(rejection))
@@ -469,6 +475,20 @@ class BatchWriter:
             return
         record.put("qb_at", outcome.at)
 
+    async def _store_words(self) -> None:
+        """The search words of the ServiceTitan records whose newest version changed them."""
+        await self._conn.execute(
+            _DELETE_WORDS,
+            [{"b_tenant": t, "b_entity": e, "b_st_id": i} for t, e, i in self._words],
+        )
+        rows = [
+            {"word": word, "tenant": t, "entity": e, "st_id": i}
+            for (t, e, i), words in self._words.items()
+            for word in words
+        ]
+        if rows:
+            await self._conn.execute(_WORDS.insert(), rows)
+
     async def _store(self) -> None:
         table = RECORDS
         new: list[dict[str, Any]] = []
@@ -496,10 +516,20 @@ class BatchWriter:
             await self._conn.execute(delete(table).where(table.c.id.in_(gone)))
         for columns, rows in changed.items():
             await self._conn.execute(_update(columns), rows)
+        if self._words:
+            await self._store_words()
         if new:
             # A plain insert: a record another writer made meanwhile (PostgreSQL, several
             # audit processes) fails the batch, which is then written again and finds it.
             await self._conn.execute(table.insert(), new)
+
+
+_WORDS = cast(Table, RecordWordRow.__table__)
+_DELETE_WORDS = _WORDS.delete().where(
+    _WORDS.c.tenant == bindparam("b_tenant"),
+    _WORDS.c.entity == bindparam("b_entity"),
+    _WORDS.c.st_id == bindparam("b_st_id"),
+)
 
 
 @functools.lru_cache(maxsize=256)

@@ -18,7 +18,8 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import op
 
-from mlconnector.audit.tables import RECORD_LIST_INDEXES, UtcDateTime
+from mlconnector.audit.search import search_words
+from mlconnector.audit.tables import RECORD_LIST_INDEXES, UtcDateTime, WordText
 
 revision = "0002"
 down_revision = "0001"
@@ -169,6 +170,28 @@ def _changed_records_posted_totals() -> None:
         )
 
 
+def _backfill_words() -> None:
+    bind = op.get_bind()
+    words = sa.table(
+        "record_words",
+        sa.column("word", sa.String()),
+        sa.column("tenant", sa.String()),
+        sa.column("entity", sa.String()),
+        sa.column("st_id", sa.BigInteger()),
+    )
+    rows = bind.execute(
+        sa.text("SELECT DISTINCT tenant, entity, st_id, reference, party FROM records")
+    ).all()
+    found = {
+        (word, row.tenant, row.entity, row.st_id)
+        for row in rows
+        for word in search_words(row.reference, row.party, row.st_id)
+    }
+    params = [{"word": w, "tenant": t, "entity": e, "st_id": i} for w, t, e, i in found]
+    for first in range(0, len(params), 5000):
+        bind.execute(words.insert(), params[first : first + 5000])
+
+
 def upgrade() -> None:
     dialect = op.get_bind().dialect.name
     if dialect == "postgresql":
@@ -209,6 +232,16 @@ def upgrade() -> None:
         sa.Column("prerequisite", sa.Boolean(), nullable=False, server_default=sa.false()),
     )
 
+    op.create_table(
+        "record_words",
+        sa.Column("word", WordText, primary_key=True),
+        sa.Column("tenant", sa.String(64), primary_key=True),
+        sa.Column("entity", sa.String(16), primary_key=True),
+        sa.Column("st_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True),
+        sqlite_with_rowid=False,
+    )
+    op.create_index("ix_record_words_key", "record_words", ["tenant", "entity", "st_id"])
+    _backfill_words()
     op.create_table(
         "wc_sessions",
         sa.Column("report_id", sa.String(200), primary_key=True),
