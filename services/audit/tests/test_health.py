@@ -159,3 +159,36 @@ async def test_never_called_and_a_failing_feed_are_warnings(db: AuditDb) -> None
     ]
     assert health["last_error"] is None
     assert dt.datetime.fromisoformat(health["feeds"][0]["at"]) == at(60)
+
+
+async def test_without_session_reports_the_last_answer_of_quickbooks_shows_the_contact(
+    db: AuditDb,
+) -> None:
+    event = invoice_event(st_id=5001)
+    made = command_for(event)
+    posted = outcome_for(made, when=120)
+    for item in (
+        Incoming(event.event_id, 1, event=event),
+        Incoming(made.command_id, 1, command=made),
+        Incoming(posted.outcome_id, 1, outcome=posted),
+    ):
+        await db.write([item])
+    health = await connection_health(db, CHICAGO, TENANT, now=at(180))
+    assert health["last_contact"] == {
+        "at": "2024-05-02T12:02:00+00:00",
+        "at_local": "2024-05-02 07:02:00 CDT",
+        "ago": "1 minute ago",
+        "result": "answered",
+        "result_text": "QuickBooks answered",
+        "posted": None,
+        "failed": None,
+        "error": None,
+    }
+    assert (health["overdue"], health["warnings"]) == (False, [])
+    late = await connection_health(db, CHICAGO, TENANT, now=at(120 + 11 * 60))
+    assert late["overdue"] is True
+    assert late["warnings"] == [
+        "QuickBooks has not answered since 2024-05-02 07:02:00 CDT (11 minutes ago; the Web "
+        "Connector should call every 5 minutes): check that the office PC is on, QuickBooks and "
+        "the Web Connector are open, and Auto-Run is ticked."
+    ]

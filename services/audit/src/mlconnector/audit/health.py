@@ -59,6 +59,31 @@ async def _counts(db: AuditDb, connection: str, tenant: str | None) -> dict[str,
     return counts
 
 
+# Record statuses only an outcome sets, i.e. only a Web Connector session.
+FROM_SESSIONS = (
+    "posted",
+    "failed",
+    "waiting",
+    "retrying",
+    "changed",
+    "superseded",
+    "voided",
+    "differs",
+)
+
+
+async def _last_answer(db: AuditDb, connection: str) -> dt.datetime | None:
+    """When QuickBooks last answered for the connection, from its records: a gateway that does
+    not report sessions (SessionReport) still shows that the Web Connector calls."""
+    async with db.sessions() as session:
+        found = await session.scalar(
+            select(func.max(RecordRow.status_at)).where(
+                RecordRow.connection == connection, RecordRow.status.in_(FROM_SESSIONS)
+            )
+        )
+    return found if isinstance(found, dt.datetime) else None
+
+
 async def _last_failed(db: AuditDb, connection: str) -> RecordRow | None:
     async with db.sessions() as session:
         return (
@@ -118,7 +143,18 @@ async def connection_health(
 
     warnings: list[str] = []
     overdue_after = dt.timedelta(minutes=2 * info.schedule_minutes)
-    if last is None:
+    answered = await _last_answer(db, info.name) if last is None else None
+    if answered is not None and answered.tzinfo is None:  # SQLite keeps no zone
+        answered = answered.replace(tzinfo=dt.UTC)
+    if last is None and answered is not None:
+        if now - answered > overdue_after:
+            warnings.append(
+                f"QuickBooks has not answered since {local(answered, zone)} "
+                f"({ago(answered, now)}; the Web Connector should call every "
+                f"{info.schedule_minutes} minutes): check that the office PC is on, QuickBooks "
+                "and the Web Connector are open, and Auto-Run is ticked."
+            )
+    elif last is None:
         warnings.append(
             "The Web Connector has never called for this connection: add its .qwc file "
             f"(mlconnector qwc {info.name}) to the Web Connector on the office PC."
@@ -170,15 +206,9 @@ async def connection_health(
                     + (f": {feed.error}" if feed.error else ".")
                 )
 
-    return {
-        "connection": info.name,
-        "tenant": tenant,
-        "known": info.known,
-        "time_zone": zone,
-        "schedule_minutes": info.schedule_minutes,
-        "last_contact": None
-        if last is None
-        else {
+    contact: dict[str, Any] | None = None
+    if last is not None:
+        contact = {
             "at": last.ended_at.isoformat(),
             "at_local": local(last.ended_at, zone),
             "ago": ago(last.ended_at, now),
@@ -187,8 +217,28 @@ async def connection_health(
             "posted": last.posted,
             "failed": last.failed,
             "error": last.last_error,
-        },
-        "overdue": last is None or now - last.ended_at > overdue_after,
+        }
+    elif answered is not None:
+        # No session reports: the last answer QuickBooks gave through it.
+        contact = {
+            "at": answered.isoformat(),
+            "at_local": local(answered, zone),
+            "ago": ago(answered, now),
+            "result": "answered",
+            "result_text": "QuickBooks answered",
+            "posted": None,
+            "failed": None,
+            "error": None,
+        }
+    seen = last.ended_at if last is not None else answered
+    return {
+        "connection": info.name,
+        "tenant": tenant,
+        "known": info.known,
+        "time_zone": zone,
+        "schedule_minutes": info.schedule_minutes,
+        "last_contact": contact,
+        "overdue": seen is None or now - seen > overdue_after,
         "counts": counts,
         "last_error": last_error,
         "feeds": feeds,
