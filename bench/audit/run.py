@@ -205,8 +205,8 @@ async def audit_round(url: str, db: AuditDb, n: int, number: int, js: JetStreamC
 
     consumers.handle_batch = received  # type: ignore[method-assign]
     consumers.write_and_settle = settled  # type: ignore[method-assign]
+    tune_after_start()  # as mlconnector-audit does once started (here before the first batch)
     await consumers.start()
-    tune_after_start()  # as mlconnector-audit does once started
     try:
         deadline = time.monotonic() + 600
         while handled < n or not await _idle(js, durable):

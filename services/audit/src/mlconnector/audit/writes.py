@@ -481,13 +481,16 @@ class BatchWriter:
             _DELETE_WORDS,
             [{"b_tenant": t, "b_entity": e, "b_st_id": i} for t, e, i in self._words],
         )
-        rows = [
-            {"word": word, "tenant": t, "entity": e, "st_id": i}
-            for (t, e, i), words in self._words.items()
-            for word in words
-        ]
+        rows = [(word, t, e, i) for (t, e, i), words in self._words.items() for word in words]
         if rows:
-            await self._conn.execute(_WORDS.insert(), rows)
+            # Plain strings and integers, several rows per record: straight to the driver,
+            # without SQLAlchemy's per-row parameter processing.
+            mark = "?" if self._conn.dialect.paramstyle == "qmark" else "%s"
+            await self._conn.exec_driver_sql(
+                "INSERT INTO record_words (word, tenant, entity, st_id) "
+                f"VALUES ({mark}, {mark}, {mark}, {mark})",
+                rows,
+            )
 
     async def _store(self) -> None:
         table = RECORDS
