@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, union_all
 
 from mlconnector.audit.db import AuditDb
 from mlconnector.audit.directory import ConnectionInfo
@@ -75,13 +75,23 @@ FROM_SESSIONS = (
 async def _last_answer(db: AuditDb, connection: str) -> dt.datetime | None:
     """When QuickBooks last answered for the connection, from its records: a gateway that does
     not report sessions (SessionReport) still shows that the Web Connector calls."""
-    async with db.sessions() as session:
-        found = await session.scalar(
-            select(func.max(RecordRow.status_at)).where(
-                RecordRow.connection == connection, RecordRow.status.in_(FROM_SESSIONS)
+    # One index seek per status ((connection, status, updated_at) ends where the newest is);
+    # status_at and updated_at are set together.
+    newest = union_all(
+        *(
+            select(func.max(RecordRow.updated_at).label("at")).where(
+                RecordRow.connection == connection, RecordRow.status == status
             )
+            for status in FROM_SESSIONS
         )
-    return found if isinstance(found, dt.datetime) else None
+    ).subquery()
+    async with db.sessions() as session:
+        found = await session.scalar(select(func.max(newest.c.at)))
+    if found is None:
+        return None
+    if isinstance(found, str):  # SQLite: max() over a union loses the column's type
+        found = dt.datetime.fromisoformat(found)
+    return found if found.tzinfo else found.replace(tzinfo=dt.UTC)
 
 
 async def _last_failed(db: AuditDb, connection: str) -> RecordRow | None:

@@ -65,6 +65,8 @@ RECORD_LIST_INDEXES = (
     Index("ix_records_connection_updated", "connection", "updated_at", "id"),
     Index("ix_records_connection_status_updated", "connection", "status", "updated_at", "id"),
     Index("ix_records_entity_updated", "entity", "updated_at", "id"),
+    # Counts by type and status (the page's total and its counts by status) read only this.
+    Index("ix_records_entity_status", "entity", "status"),
     Index("ix_records_tenant_updated", "tenant", "updated_at", "id"),
     Index("ix_records_st_id", "st_id"),
     Index("ix_records_doc_date", "doc_date", "updated_at", "id"),
