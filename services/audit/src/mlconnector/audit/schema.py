@@ -37,7 +37,13 @@ def current_revision(conn: Connection) -> str | None:
     return MigrationContext.configure(conn).get_current_revision()
 
 
+# pg_advisory_xact_lock key: several audit processes starting at once migrate one at a time.
+MIGRATION_LOCK = 0x4D4C4155  # "MLAU"
+
+
 def _upgrade(conn: Connection, revision: str) -> None:
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
     config = alembic_config()
     config.attributes["connection"] = conn
     command.upgrade(config, revision)
