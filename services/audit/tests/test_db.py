@@ -347,3 +347,63 @@ async def test_search_by_the_start_of_any_word_of_reference_customer_or_id(db: A
     await db.write([renamed])
     assert await found("hernandez") == []
     assert await found("chen") == [5001]
+
+
+async def test_a_batch_is_one_transaction_of_a_few_statements_whatever_its_size(
+    db: AuditDb,
+) -> None:
+    import sqlalchemy as sa
+
+    statements: list[str] = []
+
+    def count(conn: object, cursor: object, statement: str, *args: object) -> None:
+        statements.append(statement.split()[0].upper())
+
+    def batch(first: int, n: int) -> list[Incoming]:
+        items: list[Incoming] = []
+        for st_id in range(first, first + n):
+            event = invoice_event(st_id=st_id)
+            command = command_for(event)
+            outcome = outcome_for(command)
+            items += [
+                Incoming(event.event_id, st_id, event=event),
+                Incoming(command.command_id, st_id, command=command),
+                Incoming(outcome.outcome_id, st_id, outcome=outcome),
+            ]
+        return items
+
+    sa.event.listen(db.engine.sync_engine, "before_cursor_execute", count)
+    try:
+        await db.write(batch(10_000, 100))  # 300 messages, 100 new records
+        first = list(statements)
+        statements.clear()
+        await db.write(batch(10_000, 100))  # the same again (redelivered): nothing changes
+        again = list(statements)
+        statements.clear()
+        await db.write(batch(20_000, 400))  # 1,200 messages
+        bigger = list(statements)
+    finally:
+        sa.event.remove(db.engine.sync_engine, "before_cursor_execute", count)
+    # Events, commands, outcomes inserted if absent; the records of the batch read at once;
+    # their search words replaced; the new records inserted. (Plus BEGIN/COMMIT.)
+    writes = ["INSERT", "INSERT", "INSERT", "SELECT", "DELETE", "INSERT", "INSERT"]
+    assert [s for s in first if s not in ("BEGIN", "COMMIT")] == writes
+    assert [s for s in bigger if s not in ("BEGIN", "COMMIT")] == writes
+    # Redelivered: rows inserted if absent, records read, nothing changed, nothing written.
+    assert [s for s in again if s not in ("BEGIN", "COMMIT")] == [
+        "INSERT",
+        "INSERT",
+        "INSERT",
+        "SELECT",
+    ]
+    assert [await count_rows(db, t) for t in (EventRow, CommandRow, OutcomeRow, RecordRow)] == [
+        500,
+        500,
+        500,
+        500,
+    ]
+    assert len(await RecordQueries(db).list(status="posted", limit=1000)) == 500
+
+
+async def count_rows(db: AuditDb, table: type) -> int:
+    return await count(db, table)
