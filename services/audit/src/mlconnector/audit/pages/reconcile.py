@@ -52,7 +52,7 @@ def _figures_row(label: str, figures: dict[str, Any], records_link: str | None) 
 _HEAD = (
     "<tr><th></th><th class='num'>ServiceTitan</th><th class='num'>ServiceTitan total</th>"
     "<th class='num'>In QuickBooks</th><th class='num'>QuickBooks total</th>"
-    "<th class='num'>Missing</th><th class='num'>Difference</th><th></th><th></th></tr>"
+    "<th class='num'>Count difference</th><th class='num'>Difference</th><th></th><th></th></tr>"
 )
 
 

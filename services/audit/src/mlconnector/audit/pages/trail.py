@@ -185,13 +185,13 @@ def _rejection_step(item: dict[str, Any], zone: str) -> str:
 
 def render_trail(found: dict[str, Any], zone: str, notice: str | None = None) -> str:
     record = found["record"]
-    name = record["reference"] or record["st_id"] or "(id unreadable)"
+    name = record["reference"] or record["party"] or record["st_id"] or "(id unreadable)"
     heading = f"{record['entity'].capitalize()} {name}"
     facts = [
         f"ServiceTitan id {record['st_id'] if record['st_id'] is not None else '(unreadable)'}",
         f"connection {record['connection'] or '(none yet)'}",
     ]
-    if record["party"]:
+    if record["party"] and record["party"] != name:
         facts.insert(0, record["party"])
     if record["date"]:
         facts.append(f"date {record['date']}")
