@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from audit_factories import CONN, TENANT, command_for, customer_event, invoice_event, outcome_for
+from audit_factories import (
+    CONN,
+    TENANT,
+    at,
+    command_for,
+    customer_event,
+    invoice_event,
+    outcome_for,
+)
 from sqlalchemy import func, select
 
 from mlconnector.audit.db import AuditDb
@@ -407,3 +415,41 @@ async def test_a_batch_is_one_transaction_of_a_few_statements_whatever_its_size(
 
 async def count_rows(db: AuditDb, table: type) -> int:
     return await count(db, table)
+
+
+async def test_a_superseded_attempt_never_hides_the_status_of_the_one_that_replaced_it(
+    db: AuditDb,
+) -> None:
+    first = invoice_event()
+    failed_command = command_for(first)
+    failed = outcome_for(failed_command, status="failed", when=2, status_message="3140")
+    retried = first.model_copy(update={"generation": 1_730_000_000_000, "received_at": at(10)})
+    retry_command = command_for(retried, created=11).model_copy(
+        update={"command_id": "cmd-retry", "generation": 1_730_000_000_000}
+    )
+    posted = outcome_for(retry_command, when=12)
+    # The gateway tells, later, that the failed attempt was superseded by the retry.
+    superseded = outcome_for(failed_command, status="superseded", attempt=2, when=13)
+    for item in (
+        Incoming(first.event_id, 1, event=first),
+        Incoming(failed_command.command_id, 1, command=failed_command),
+        Incoming(failed.outcome_id, 1, outcome=failed),
+        Incoming(retried.message_id, 2, event=retried),
+        Incoming(retry_command.command_id, 2, command=retry_command),
+        Incoming(posted.outcome_id, 2, outcome=posted),
+        Incoming(superseded.outcome_id, 2, outcome=superseded),
+    ):
+        await db.write([item])
+    [record] = await RecordQueries(db).list()
+    assert (record["status"], record["qb_id"], record["qb_state"]) == (
+        "posted",
+        "1A2B-1714651200",
+        "posted",
+    )
+    trail = await RecordQueries(db).trail(record["id"])
+    assert trail is not None
+    assert [o["status"] for o in trail["outcomes"]] == ["failed", "posted", "superseded"]
+    assert [(c["command_id"], c["generation"]) for c in trail["commands"]] == [
+        (failed_command.command_id, 0),
+        ("cmd-retry", 1_730_000_000_000),
+    ]

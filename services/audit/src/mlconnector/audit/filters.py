@@ -15,7 +15,8 @@ from mlconnector.audit.search import prefix_range, words_of
 from mlconnector.audit.tables import NO_CONNECTION, RecordRow, RecordWordRow
 
 ENTITIES = ("invoice", "payment", "bill", "customer", "vendor")
-# Record statuses, in the order people look for them.
+# Record statuses, in the order people look for them ("superseded" is only ever an outcome's:
+# the record shows the attempt that replaced it).
 STATUSES = (
     "failed",
     "differs",
@@ -25,7 +26,6 @@ STATUSES = (
     "rejected",
     "changed",
     "posted",
-    "superseded",
     "voided",
 )
 

@@ -437,6 +437,10 @@ class BatchWriter:
     def _apply_outcome(self, outcome: Outcome) -> None:
         key = (outcome.tenant, outcome.entity, outcome.st_id)
         record = self._record_for(key, outcome.connection, outcome.at)
+        if outcome.status == "superseded":
+            # About a command a newer version (or a retry) replaced, never sent: the record's
+            # status is that of the newer one, whenever this arrives. The trail shows it.
+            return
         if outcome.prerequisite:
             # An item or job made ready for the record: the record itself has not posted (a
             # posted prerequisite is not the record's posting, nor is its QuickBooks id).
