@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -63,6 +62,7 @@ class AuditDb:
         # batch reads are then not changed by another batch before it writes them.
         self._write_lock = asyncio.Lock()
         self._group: GroupCommit | None = None
+        self._written = 0  # messages since the statistics were refreshed
 
     @property
     def dialect(self) -> str:
@@ -89,8 +89,16 @@ class AuditDb:
 
     async def write(self, items: Sequence[Incoming]) -> None:
         """All items in one transaction: either every row is written or none is."""
-        async with self._write_lock, self.engine.begin() as conn:
-            await BatchWriter(conn).write(items)
+        async with self._write_lock:
+            async with self.engine.begin() as conn:
+                await BatchWriter(conn).write(items)
+            self._written += len(items)
+            if self.dialect == "sqlite" and self._written >= ANALYZE_EVERY_MESSAGES:
+                self._written = 0
+                try:
+                    await self.analyze()
+                except Exception:  # statistics are an optimisation; the writes went through
+                    log.warning("refreshing the database statistics failed", exc_info=True)
 
     async def write_grouped(self, items: Sequence[Incoming]) -> None:
         """`items` written in one transaction with whatever other batches are waiting (see
@@ -103,8 +111,9 @@ class AuditDb:
 # Messages one grouped transaction takes at most (several pulled batches).
 MAX_GROUP = 8192
 ANALYSIS_LIMIT = 2000
-# While writing, the statistics are refreshed this often (the tables grow).
-ANALYZE_EVERY_SECONDS = 300.0
+# SQLite's statistics are refreshed after this many messages written (the tables grow; stale
+# statistics of a young database make the planner scan). PostgreSQL's autovacuum does it.
+ANALYZE_EVERY_MESSAGES = 20_000
 
 
 class GroupCommit:
@@ -121,7 +130,6 @@ class GroupCommit:
         self._limit = limit
         self._waiting: list[tuple[Sequence[Incoming], asyncio.Future[None]]] = []
         self._writer: asyncio.Task[None] | None = None
-        self._analyzed_at = time.monotonic()
 
     async def write(self, items: Sequence[Incoming]) -> None:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -148,9 +156,3 @@ class GroupCommit:
                 for _, future in group:
                     if not future.done():
                         future.set_result(None)
-            if time.monotonic() - self._analyzed_at > ANALYZE_EVERY_SECONDS:
-                self._analyzed_at = time.monotonic()
-                try:
-                    await self._db.analyze()
-                except Exception:  # statistics are an optimisation; the writes went through
-                    log.warning("refreshing the database statistics failed", exc_info=True)

@@ -87,10 +87,10 @@ async def _last_answer(db: AuditDb, connection: str) -> dt.datetime | None:
     ).subquery()
     async with db.sessions() as session:
         found = await session.scalar(select(func.max(newest.c.at)))
-    if found is None:
-        return None
     if isinstance(found, str):  # SQLite: max() over a union loses the column's type
         found = dt.datetime.fromisoformat(found)
+    if not isinstance(found, dt.datetime):
+        return None
     return found if found.tzinfo else found.replace(tzinfo=dt.UTC)
 
 
