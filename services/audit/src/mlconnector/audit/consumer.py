@@ -152,9 +152,12 @@ class AuditConsumers:
                     await _quietly(msg.ack())
             return
         # An ack is a publish to the delivery's reply subject (no round trip): in turn, with no
-        # task per message.
-        for msg, _ in decoded:
-            await _quietly(msg.ack())
+        # task per message. One that cannot be sent (connection closing) is redelivered.
+        try:
+            for msg, _ in decoded:
+                await msg.ack()
+        except Exception:
+            log.warning("could not ack a batch; JetStream redelivers it", exc_info=True)
 
     async def drain(self) -> None:
         """Wait until every batch handed to the writer is written and settled."""
