@@ -14,7 +14,6 @@ moves forward by the outcome's own time (`qb_at`).
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import hashlib
 import json
 from collections.abc import Iterable, Sequence
@@ -23,10 +22,10 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, cast
 
 from sqlalchemy import BigInteger, Table, any_, bindparam, column, delete, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from mlconnector.audit.driver_insert import driver_insert, driver_update, insert_if_absent
 from mlconnector.audit.eventhead import EventHead
 from mlconnector.audit.jsontext import JsonText
 from mlconnector.audit.search import search_words
@@ -267,9 +266,6 @@ class BatchWriter:
         self._records: dict[Key, list[RecordState]] = {}
         self._words: dict[Key, set[str]] = {}
 
-    def _insert(self, table: Table) -> Any:
-        return postgresql.insert(table) if self._dialect == "postgresql" else sqlite.insert(table)
-
     async def write(self, items: Sequence[Incoming]) -> None:
         await self._insert_messages(items)
         keys = self._keys(items)
@@ -286,9 +282,7 @@ class BatchWriter:
         if not rows:
             return
         unique = list({row[key]: row for row in rows}.values())
-        await self._conn.execute(
-            self._insert(table).on_conflict_do_nothing(index_elements=[key]), unique
-        )
+        await insert_if_absent(self._conn, table, key, unique)
 
     async def _insert_messages(self, items: Sequence[Incoming]) -> None:
         events: list[dict[str, Any]] = []
@@ -517,18 +511,20 @@ class BatchWriter:
                 elif record.changed:
                     columns = tuple(sorted(record.changed))
                     changed.setdefault(columns, []).append(
-                        {"b_id": record.id, **{f"b_{n}": getattr(record, n) for n in columns}}
+                        {"id": record.id, **{n: getattr(record, n) for n in columns}}
                     )
         if gone:
             await self._conn.execute(delete(table).where(table.c.id.in_(gone)))
         for columns, rows in changed.items():
-            await self._conn.execute(_update(columns), rows)
+            update = driver_update(table, columns, self._conn.dialect)
+            await self._conn.exec_driver_sql(update.sql, update.params(rows))
         if self._words:
             await self._store_words()
         if new:
             # A plain insert: a record another writer made meanwhile (PostgreSQL, several
             # audit processes) fails the batch, which is then written again and finds it.
-            await self._conn.execute(table.insert(), new)
+            insert = driver_insert(table, None, self._conn.dialect)
+            await self._conn.exec_driver_sql(insert.sql, insert.params(new))
 
 
 _WORDS = cast(Table, RecordWordRow.__table__)
@@ -537,16 +533,6 @@ _DELETE_WORDS = _WORDS.delete().where(
     _WORDS.c.entity == bindparam("b_entity"),
     _WORDS.c.st_id == bindparam("b_st_id"),
 )
-
-
-@functools.lru_cache(maxsize=256)
-def _update(columns: tuple[str, ...]) -> Any:
-    """UPDATE records SET <columns> WHERE id = :b_id, for an executemany."""
-    return (
-        RECORDS.update()
-        .where(RECORDS.c.id == bindparam("b_id"))
-        .values({name: bindparam(f"b_{name}") for name in columns})
-    )
 
 
 # --- message rows ---------------------------------------------------------------------------
