@@ -18,11 +18,16 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 @dataclass(frozen=True)
 class DriverInsert:
+    """A statement in the driver's parameter style, and for each parameter (by column name)
+    the column's bind processor, None where the driver takes the value as it is."""
+
     sql: str
     names: tuple[str, ...]
     processors: tuple[Callable[[Any], Any] | None, ...]
 
     def params(self, rows: Sequence[dict[str, Any]]) -> list[tuple[Any, ...]]:
+        """Each row (column name -> Python value) as the driver's tuple; KeyError for a
+        missing column."""
         pairs = tuple(zip(self.names, self.processors, strict=True))
         return [tuple(row[n] if p is None else p(row[n]) for n, p in pairs) for row in rows]
 

@@ -111,4 +111,5 @@ class RecordFilter:
 
 
 def connection_or_none(connection: str) -> str | None:
+    """A record's connection for people: None while no connection has taken it."""
     return None if connection == NO_CONNECTION else connection

@@ -28,6 +28,7 @@ class _Server(uvicorn.Server):
 
 
 async def serve(settings: AuditSettings, stop: asyncio.Event) -> None:
+    """Migrate the database, consume the four streams and serve HTTP until `stop` is set."""
     db = AuditDb(settings.resolved_database_url(), settings.database_schema)
     await db.migrate()
     consumers = AuditConsumers(db, settings)

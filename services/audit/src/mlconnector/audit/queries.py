@@ -36,6 +36,7 @@ def dollars(cents: int | None) -> str | None:
 
 
 def record_json(row: RecordRow | Row[Any]) -> dict[str, Any]:
+    """A record for the API: times ISO 8601 UTC, amounts decimal dollars ("408.05")."""
     return {
         "id": row.id,
         "tenant": row.tenant,
@@ -64,6 +65,7 @@ def record_json(row: RecordRow | Row[Any]) -> dict[str, Any]:
 
 
 def event_json(row: EventRow) -> dict[str, Any]:
+    """A trail item: one ServiceTitan version as published (`raw`, the StEvent JSON)."""
     return {
         "kind": "event",
         "msg_id": row.msg_id,
@@ -78,6 +80,7 @@ def event_json(row: EventRow) -> dict[str, Any]:
 
 
 def rejection_json(row: RejectionRow) -> dict[str, Any]:
+    """A trail item: a ServiceTitan record st-ingest could not read, with its JSON."""
     return {
         "kind": "rejection",
         "rejection_id": row.rejection_id,
@@ -90,6 +93,7 @@ def rejection_json(row: RejectionRow) -> dict[str, Any]:
 
 
 def command_json(row: CommandRow) -> dict[str, Any]:
+    """A trail item: one command (its qbXML as the mapper made it)."""
     return {
         "kind": "command",
         "command_id": row.command_id,
@@ -107,6 +111,7 @@ def command_json(row: CommandRow) -> dict[str, Any]:
 
 
 def outcome_json(row: OutcomeRow) -> dict[str, Any]:
+    """A trail item: one attempt's outcome (QuickBooks' status, its qbXML, its amounts)."""
     return {
         "kind": "outcome",
         "outcome_id": row.outcome_id,

@@ -65,6 +65,8 @@ class Figures:
 
 @dataclass
 class Reconciliation:
+    """Figures of one connection over [date_from, date_to]: per entity, and per day."""
+
     connection: str
     tenant: str | None
     date_from: dt.date
@@ -91,6 +93,7 @@ class Reconciliation:
 
 
 def check_range(date_from: dt.date, date_to: dt.date) -> None:
+    """ReconcileError for a range that ends before it starts or spans more than MAX_DAYS."""
     if date_to < date_from:
         raise ReconcileError(
             f"the range ends ({date_to}) before it starts ({date_from}); swap the two dates"

@@ -27,6 +27,7 @@ def alembic_config() -> Config:
 
 
 def head_revision() -> str:
+    """The newest migration's revision id ("0002")."""
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     if head is None:  # pragma: no cover - the package always ships revisions
         raise RuntimeError("audit ships no migrations")
@@ -34,6 +35,7 @@ def head_revision() -> str:
 
 
 def current_revision(conn: Connection) -> str | None:
+    """The revision the database is at (None: not migrated, or made before migrations)."""
     return MigrationContext.configure(conn).get_current_revision()
 
 

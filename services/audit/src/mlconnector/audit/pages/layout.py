@@ -79,6 +79,7 @@ def e(value: object) -> str:
 
 
 def badge(status: str) -> str:
+    """A status in its colour and words ("differs" reads "amount differs")."""
     colour = COLOURS.get(status, "#616161")
     word = STATUS_WORDS.get(status, status)
     return f'<span class="st" style="background:{colour}">{e(word)}</span>'
@@ -92,11 +93,13 @@ def money(amount: str | Decimal | None) -> str:
 
 
 def link(path: str, params: dict[str, str]) -> str:
+    """`path?query` without empty parameters."""
     query = urlencode({k: v for k, v in params.items() if v not in (None, "")})
     return f"{path}?{query}" if query else path
 
 
 def page(title: str, body: str) -> str:
+    """A whole HTML page around `body` (already escaped), with the navigation."""
     nav = (
         "<nav><a href='/'>Records</a><a href='/?status=failed'>Failed</a>"
         "<a href='/reconcile'>Reconciliation</a></nav>"

@@ -67,6 +67,8 @@ def render_reconcile(
     show_all: bool,
     notice: str | None = None,
 ) -> str:
+    """The reconciliation page (`result`: Reconciliation.json; `records`: the records behind
+    `entity`'s figures, when one is chosen)."""
     parts = ["<h1>Reconciliation</h1>"]
     if notice:
         parts.append(f"<p class='notice'>{e(notice)}</p>")

@@ -191,6 +191,7 @@ def _pager(view: RecordsPage, here: Callable[[dict[str, str]], str]) -> str:
 
 
 def render_records(view: RecordsPage) -> str:
+    """The front page's HTML."""
     f = view.filters
     base = {**f.params(), "limit": str(view.limit)}
 

@@ -184,6 +184,7 @@ def _rejection_step(item: dict[str, Any], zone: str) -> str:
 
 
 def render_trail(found: dict[str, Any], zone: str, notice: str | None = None) -> str:
+    """One record's page (`found`: RecordQueries.trail; times shown in `zone`)."""
     record = found["record"]
     name = record["reference"] or record["party"] or record["st_id"] or "(id unreadable)"
     heading = f"{record['entity'].capitalize()} {name}"
