@@ -16,7 +16,7 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
 from mlconnector.audit import jsontext, schema
-from mlconnector.audit.writes import BatchWriter, Incoming
+from mlconnector.audit.writes import BatchWriter, Incoming, MessageRows
 
 log = logging.getLogger("mlconnector.audit.db")
 
@@ -87,11 +87,12 @@ class AuditDb:
     async def close(self) -> None:
         await self.engine.dispose()
 
-    async def write(self, items: Sequence[Incoming]) -> None:
-        """All items in one transaction: either every row is written or none is."""
+    async def write(self, items: Sequence[Incoming], rows: MessageRows | None = None) -> None:
+        """All items in one transaction: either every row is written or none is. `rows`: their
+        message rows, if already prepared (MessageRows.of)."""
         async with self._write_lock:
             async with self.engine.begin() as conn:
-                await BatchWriter(conn).write(items)
+                await BatchWriter(conn).write(items, rows)
             self._written += len(items)
             if self.dialect == "sqlite" and self._written >= ANALYZE_EVERY_MESSAGES:
                 self._written = 0
@@ -128,31 +129,36 @@ class GroupCommit:
     def __init__(self, db: AuditDb, limit: int) -> None:
         self._db = db
         self._limit = limit
-        self._waiting: list[tuple[Sequence[Incoming], asyncio.Future[None]]] = []
+        self._waiting: list[tuple[Sequence[Incoming], MessageRows, asyncio.Future[None]]] = []
         self._writer: asyncio.Task[None] | None = None
 
     async def write(self, items: Sequence[Incoming]) -> None:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiting.append((items, future))
+        # Prepared here, while another batch's transaction may be running.
+        rows = MessageRows.of(items, self._db.engine.dialect)
+        self._waiting.append((items, rows, future))
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._drain())
         await asyncio.shield(future)
 
     async def _drain(self) -> None:
         while self._waiting:
-            group: list[tuple[Sequence[Incoming], asyncio.Future[None]]] = []
+            group: list[tuple[Sequence[Incoming], MessageRows, asyncio.Future[None]]] = []
             size = 0
             while self._waiting and (not group or size + len(self._waiting[0][0]) <= self._limit):
-                items, future = self._waiting.pop(0)
-                group.append((items, future))
-                size += len(items)
+                waiting = self._waiting.pop(0)
+                group.append(waiting)
+                size += len(waiting[0])
             try:
-                await self._db.write([item for items, _ in group for item in items])
+                await self._db.write(
+                    [item for items, _, _ in group for item in items],
+                    MessageRows.merge([rows for _, rows, _ in group]),
+                )
             except Exception as exc:
-                for _, future in group:
+                for _, _, future in group:
                     if not future.done():
                         future.set_exception(exc)
             else:
-                for _, future in group:
+                for _, _, future in group:
                     if not future.done():
                         future.set_result(None)

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import JSON, Column, Dialect, Table
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 
 @dataclass(frozen=True)
@@ -87,11 +86,3 @@ def driver_update(table: Table, names: tuple[str, ...], dialect: Dialect) -> Dri
     )
     _CACHE[cache_key] = made
     return made
-
-
-async def insert_if_absent(
-    conn: AsyncConnection, table: Table, key: str, rows: Sequence[dict[str, Any]]
-) -> None:
-    """Insert `rows` (every column of `table`, by name) unless a row with their `key` exists."""
-    statement = driver_insert(table, key, conn.dialect)
-    await conn.exec_driver_sql(statement.sql, statement.params(rows))

@@ -21,11 +21,11 @@ from dataclasses import dataclass, field, fields
 from decimal import Decimal, InvalidOperation
 from typing import Any, cast
 
-from sqlalchemy import BigInteger, Table, any_, bindparam, column, delete, func, select
+from sqlalchemy import BigInteger, Dialect, Table, any_, bindparam, column, delete, func, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from mlconnector.audit.driver_insert import driver_insert, driver_update, insert_if_absent
+from mlconnector.audit.driver_insert import driver_insert, driver_update
 from mlconnector.audit.eventhead import EventHead
 from mlconnector.audit.jsontext import JsonText
 from mlconnector.audit.search import search_words
@@ -257,6 +257,71 @@ def _outcome_message(outcome: Outcome) -> str | None:
     return message
 
 
+# Each message table and the key its rows are inserted by (if absent).
+MESSAGE_TABLES: tuple[tuple[Table, str], ...] = (
+    (cast(Table, EventRow.__table__), "msg_id"),
+    (cast(Table, RejectionRow.__table__), "rejection_id"),
+    (cast(Table, CommandRow.__table__), "command_id"),
+    (cast(Table, OutcomeRow.__table__), "outcome_id"),
+    (cast(Table, ChangeRow.__table__), "change_id"),
+    (cast(Table, SessionRow.__table__), "report_id"),
+    (cast(Table, FeedRow.__table__), "report_id"),
+)
+
+
+@dataclass
+class MessageRows:
+    """The message rows of one or more batches, as the driver takes them, by table name.
+
+    Made before the batch waits for the writer (GroupCommit), so that this work is not part
+    of the one transaction at a time.
+    """
+
+    by_table: dict[str, list[tuple[Any, ...]]]
+
+    @classmethod
+    def of(cls, items: Sequence[Incoming], dialect: Dialect) -> MessageRows:
+        rows: dict[str, dict[str, dict[str, Any]]] = {t.name: {} for t, _ in MESSAGE_TABLES}
+        for item in items:
+            if item.head is not None:
+                row, table = _event_row(item, item.head), "events"
+            elif item.rejection is not None:
+                row, table = _rejection_row(item, item.rejection), "rejections"
+            elif item.command is not None:
+                row, table = _command_row(item, item.command), "commands"
+            elif item.outcome is not None:
+                row, table = _outcome_row(item.outcome), "outcomes"
+            elif item.change is not None:
+                row, table = _change_row(item.change), "qb_changes"
+            elif item.session is not None:
+                row, table = _session_row(item.session), "wc_sessions"
+            elif item.feed is not None:
+                row, table = _feed_row(item.feed), "st_feeds"
+            else:
+                continue
+            rows[table][row[_KEYS[table]]] = row  # the same message twice is one row
+        return cls(
+            {
+                table.name: driver_insert(table, key, dialect).params(
+                    list(rows[table.name].values())
+                )
+                for table, key in MESSAGE_TABLES
+                if rows[table.name]
+            }
+        )
+
+    @classmethod
+    def merge(cls, parts: Sequence[MessageRows]) -> MessageRows:
+        merged: dict[str, list[tuple[Any, ...]]] = {}
+        for part in parts:
+            for table, params in part.by_table.items():
+                merged.setdefault(table, []).extend(params)
+        return cls(merged)
+
+
+_KEYS = {table.name: key for table, key in MESSAGE_TABLES}
+
+
 class BatchWriter:
     """Writes one batch in the transaction of `conn` (`write` once per batch)."""
 
@@ -266,8 +331,9 @@ class BatchWriter:
         self._records: dict[Key, list[RecordState]] = {}
         self._words: dict[Key, set[str]] = {}
 
-    async def write(self, items: Sequence[Incoming]) -> None:
-        await self._insert_messages(items)
+    async def write(self, items: Sequence[Incoming], rows: MessageRows | None = None) -> None:
+        """`rows`: the items' message rows, if prepared beforehand (MessageRows.of)."""
+        await self._insert_messages(rows or MessageRows.of(items, self._conn.dialect))
         keys = self._keys(items)
         if not keys:
             return
@@ -278,44 +344,12 @@ class BatchWriter:
 
     # --- message rows ---------------------------------------------------------------------
 
-    async def _insert_if_absent(self, table: Table, key: str, rows: list[dict[str, Any]]) -> None:
-        if not rows:
-            return
-        unique = list({row[key]: row for row in rows}.values())
-        await insert_if_absent(self._conn, table, key, unique)
-
-    async def _insert_messages(self, items: Sequence[Incoming]) -> None:
-        events: list[dict[str, Any]] = []
-        rejections: list[dict[str, Any]] = []
-        commands: list[dict[str, Any]] = []
-        outcomes: list[dict[str, Any]] = []
-        changes: list[dict[str, Any]] = []
-        sessions: list[dict[str, Any]] = []
-        feeds: list[dict[str, Any]] = []
-        for item in items:
-            if item.head is not None:
-                events.append(_event_row(item, item.head))
-            elif item.rejection is not None:
-                rejections.append(_rejection_row(item, item.rejection))
-            elif item.command is not None:
-                commands.append(_command_row(item, item.command))
-            elif item.outcome is not None:
-                outcomes.append(_outcome_row(item.outcome))
-            elif item.change is not None:
-                changes.append(_change_row(item.change))
-            elif item.session is not None:
-                sessions.append(_session_row(item.session))
-            elif item.feed is not None:
-                feeds.append(_feed_row(item.feed))
-        await self._insert_if_absent(cast(Table, EventRow.__table__), "msg_id", events)
-        await self._insert_if_absent(
-            cast(Table, RejectionRow.__table__), "rejection_id", rejections
-        )
-        await self._insert_if_absent(cast(Table, CommandRow.__table__), "command_id", commands)
-        await self._insert_if_absent(cast(Table, OutcomeRow.__table__), "outcome_id", outcomes)
-        await self._insert_if_absent(cast(Table, ChangeRow.__table__), "change_id", changes)
-        await self._insert_if_absent(cast(Table, SessionRow.__table__), "report_id", sessions)
-        await self._insert_if_absent(cast(Table, FeedRow.__table__), "report_id", feeds)
+    async def _insert_messages(self, rows: MessageRows) -> None:
+        for table, key in MESSAGE_TABLES:
+            params = rows.by_table.get(table.name)
+            if params:
+                statement = driver_insert(table, key, self._conn.dialect)
+                await self._conn.exec_driver_sql(statement.sql, params)
 
     # --- records --------------------------------------------------------------------------
 
