@@ -155,8 +155,10 @@ def test_up_posts_the_demo_day_and_ctrl_c_leaves_no_process_or_port(tmp_path: Pa
         assert status.returncode == 0, status.stderr
         assert f"audit          up       {up.audit}" in status.stdout
         assert "qbwc-gateway   up" in status.stdout
-        # 4 customers, 3 vendors, 5 invoices, 3 payments, 2 bills
-        assert "records: posted 17" in status.stdout
+        # The connection's health: the Web Connector calls, nothing waits or failed.
+        assert "connection demo (tenant 1234567, times in UTC)" in status.stdout
+        assert "  records: 0 pending, 0 waiting, 0 failed" in status.stdout
+        assert "WARNING" not in status.stdout
 
         # Replaying the whole stream re-maps every event; nothing reaches QuickBooks twice.
         replay = up.cli("replay")

@@ -30,10 +30,11 @@ def _pg_reachable() -> str | None:
         return str(exc)
 
 
-async def _make_db(kind: str, tmp_path: Path) -> AsyncIterator[AuditDb]:
+async def _make_db(kind: str, tmp_path: Path, migrate: bool = True) -> AsyncIterator[AuditDb]:
     if kind == "sqlite":
         db = AuditDb(f"sqlite+aiosqlite:///{tmp_path / 'audit.db'}")
-        await db.create_tables()
+        if migrate:
+            await db.migrate()
         yield db
         await db.close()
         return
@@ -47,7 +48,8 @@ async def _make_db(kind: str, tmp_path: Path) -> AsyncIterator[AuditDb]:
     async with admin.engine.begin() as conn:
         await conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
     db = AuditDb(PG_URL, schema=schema)
-    await db.create_tables()
+    if migrate:
+        await db.migrate()
     try:
         yield db
     finally:
@@ -60,6 +62,13 @@ async def _make_db(kind: str, tmp_path: Path) -> AsyncIterator[AuditDb]:
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 async def db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[AuditDb]:
     async for made in _make_db(request.param, tmp_path):
+        yield made
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def blank_db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[AuditDb]:
+    """An empty database, not migrated (to build an older one in it first)."""
+    async for made in _make_db(request.param, tmp_path, migrate=False):
         yield made
 
 

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from audit_factories import CONN, TENANT, command_for, customer_event, invoice_event, outcome_for
+from audit_factories import (
+    CONN,
+    TENANT,
+    at,
+    command_for,
+    customer_event,
+    invoice_event,
+    outcome_for,
+)
 from sqlalchemy import func, select
 
 from mlconnector.audit.db import AuditDb
@@ -56,6 +64,16 @@ async def test_event_command_outcome_make_one_posted_record(db: AuditDb) -> None
             "total": "230.59",
         },
         "updated_at": "2024-05-02T12:00:02+00:00",
+        "status_at": "2024-05-02T12:00:02+00:00",
+        "reference": "INV-5001",
+        "party": "Jane Doe",
+        "date": "2024-05-01",
+        "amount": "230.59",
+        "qb_state": "posted",
+        # The gateway did not read amounts back: QuickBooks holds what was sent.
+        "qb_amount": "230.59",
+        "qb_amount_read": False,
+        "qb_expected": "230.59",
     }
 
 
@@ -256,32 +274,6 @@ async def test_changed_after_posting_is_the_records_status_with_its_difference(
     ]
 
 
-async def test_a_database_made_before_the_difference_column_gets_it(db: AuditDb) -> None:
-    import sqlalchemy as sa
-
-    schema = (db.engine.get_execution_options().get("schema_translate_map") or {}).get(None)
-    table = f'"{schema}".outcomes' if schema else "outcomes"
-
-    def columns(conn: sa.Connection) -> list[str]:
-        return [col["name"] for col in sa.inspect(conn).get_columns("outcomes", schema=schema)]
-
-    async with db.engine.begin() as conn:  # as the first release created it
-        await conn.execute(sa.text(f"ALTER TABLE {table} DROP COLUMN difference"))
-        assert "difference" not in await conn.run_sync(columns)
-
-    await db.create_tables()
-    await db.create_tables()  # idempotent
-    async with db.engine.begin() as conn:
-        assert "difference" in await conn.run_sync(columns)
-    command = command_for(invoice_event())
-    changed = outcome_for(command, status="changed", difference=CHANGED_DIFFERENCE)
-    await db.write([Incoming(changed.outcome_id, 1, outcome=changed)])
-    [record] = await RecordQueries(db).list()
-    trail = await RecordQueries(db).trail(record["id"])
-    assert trail is not None
-    assert trail["outcomes"][0]["difference"]["total"] == ["408.05", "420.10"]
-
-
 async def test_an_item_made_for_the_record_does_not_post_the_record(db: AuditDb) -> None:
     event = invoice_event()
     invoice = command_for(event)
@@ -314,4 +306,150 @@ async def test_an_item_made_for_the_record_does_not_post_the_record(db: AuditDb)
     assert [(o["status"], o["qb_id"]) for o in trail["outcomes"]] == [
         ("posted", "80000099-1714651200"),
         ("waiting", None),
+    ]
+
+
+async def test_search_by_the_start_of_any_word_of_reference_customer_or_id(db: AuditDb) -> None:
+    from decimal import Decimal
+
+    from mlconnector.audit.filters import RecordFilter
+    from mlconnector.common.models import Invoice
+
+    def named(st_id: int, number: str, customer: str) -> Incoming:
+        event = invoice_event(st_id=st_id)
+        assert isinstance(event.record, Invoice)
+        record = event.record.model_copy(
+            update={"number": number, "customer_name": customer, "total": Decimal("1")}
+        )
+        made = event.model_copy(update={"record": record})
+        return Incoming(made.event_id, 1, event=made)
+
+    await db.write(
+        [
+            named(5001, "INV-5001", "Hernandez, Maria"),
+            named(5002, "INV-5002", "José Núñez"),
+            named(5003, "A7Q2K9", "Brightside Property Management"),
+        ]
+    )
+    queries = RecordQueries(db)
+
+    async def found(q: str) -> list[int]:
+        return sorted(r["st_id"] for r in await queries.list(RecordFilter(q=q)))
+
+    assert await found("hern") == [5001]
+    assert await found("MARIA") == [5001]
+    assert await found("josé") == [5002]
+    assert await found("núñ") == [5002]
+    assert await found("inv") == [5001, 5002]
+    assert await found("inv-5002") == [5002]
+    assert await found("5003") == [5003]  # the ServiceTitan id
+    assert await found("a7q2") == [5003]
+    assert await found("brightside management") == [5003]
+    assert await found("maria brightside") == []  # every word must match
+    assert await found("nandez") == []  # the start of a word, not its middle
+    assert await found("--") == []
+
+    # A new version with another customer: found by the new name only.
+    renamed = named(5001, "INV-5001", "Chen, Wei")
+    assert renamed.event is not None
+    await db.write([renamed])
+    assert await found("hernandez") == []
+    assert await found("chen") == [5001]
+
+
+async def test_a_batch_is_one_transaction_of_a_few_statements_whatever_its_size(
+    db: AuditDb,
+) -> None:
+    import sqlalchemy as sa
+
+    statements: list[str] = []
+
+    def count(conn: object, cursor: object, statement: str, *args: object) -> None:
+        statements.append(statement.split()[0].upper())
+
+    def batch(first: int, n: int) -> list[Incoming]:
+        items: list[Incoming] = []
+        for st_id in range(first, first + n):
+            event = invoice_event(st_id=st_id)
+            command = command_for(event)
+            outcome = outcome_for(command)
+            items += [
+                Incoming(event.event_id, st_id, event=event),
+                Incoming(command.command_id, st_id, command=command),
+                Incoming(outcome.outcome_id, st_id, outcome=outcome),
+            ]
+        return items
+
+    sa.event.listen(db.engine.sync_engine, "before_cursor_execute", count)
+    try:
+        await db.write(batch(10_000, 100))  # 300 messages, 100 new records
+        first = list(statements)
+        statements.clear()
+        await db.write(batch(10_000, 100))  # the same again (redelivered): nothing changes
+        again = list(statements)
+        statements.clear()
+        await db.write(batch(20_000, 400))  # 1,200 messages
+        bigger = list(statements)
+    finally:
+        sa.event.remove(db.engine.sync_engine, "before_cursor_execute", count)
+    # Events, commands, outcomes inserted if absent; the records of the batch read at once;
+    # their search words replaced; the new records inserted. (Plus BEGIN/COMMIT.)
+    writes = ["INSERT", "INSERT", "INSERT", "SELECT", "DELETE", "INSERT", "INSERT"]
+    assert [s for s in first if s not in ("BEGIN", "COMMIT")] == writes
+    assert [s for s in bigger if s not in ("BEGIN", "COMMIT")] == writes
+    # Redelivered: rows inserted if absent, records read, nothing changed, nothing written.
+    assert [s for s in again if s not in ("BEGIN", "COMMIT")] == [
+        "INSERT",
+        "INSERT",
+        "INSERT",
+        "SELECT",
+    ]
+    assert [await count_rows(db, t) for t in (EventRow, CommandRow, OutcomeRow, RecordRow)] == [
+        500,
+        500,
+        500,
+        500,
+    ]
+    assert len(await RecordQueries(db).list(status="posted", limit=1000)) == 500
+
+
+async def count_rows(db: AuditDb, table: type) -> int:
+    return await count(db, table)
+
+
+async def test_a_superseded_attempt_never_hides_the_status_of_the_one_that_replaced_it(
+    db: AuditDb,
+) -> None:
+    first = invoice_event()
+    failed_command = command_for(first)
+    failed = outcome_for(failed_command, status="failed", when=2, status_message="3140")
+    retried = first.model_copy(update={"generation": 1_730_000_000_000, "received_at": at(10)})
+    retry_command = command_for(retried, created=11).model_copy(
+        update={"command_id": "cmd-retry", "generation": 1_730_000_000_000}
+    )
+    posted = outcome_for(retry_command, when=12)
+    # The gateway tells, later, that the failed attempt was superseded by the retry.
+    superseded = outcome_for(failed_command, status="superseded", attempt=2, when=13)
+    for item in (
+        Incoming(first.event_id, 1, event=first),
+        Incoming(failed_command.command_id, 1, command=failed_command),
+        Incoming(failed.outcome_id, 1, outcome=failed),
+        Incoming(retried.message_id, 2, event=retried),
+        Incoming(retry_command.command_id, 2, command=retry_command),
+        Incoming(posted.outcome_id, 2, outcome=posted),
+        Incoming(superseded.outcome_id, 2, outcome=superseded),
+    ):
+        await db.write([item])
+    [record] = await RecordQueries(db).list()
+    assert (record["status"], record["qb_id"], record["qb_state"]) == (
+        "posted",
+        "1A2B-1714651200",
+        "posted",
+    )
+    trail = await RecordQueries(db).trail(record["id"])
+    assert trail is not None
+    assert [o["status"] for o in trail["outcomes"]] == ["failed", "posted", "superseded"]
+    assert [(c["command_id"], c["generation"]) for c in trail["commands"]] == [
+        (failed_command.command_id, 0),
+        ("cmd-retry", 1_730_000_000_000),
     ]

@@ -18,9 +18,9 @@ from nats.js import JetStreamContext
 
 from mlconnector.audit.api import create_app
 from mlconnector.audit.consumer import AuditConsumers
-from mlconnector.audit.dashboard import COLOURS
 from mlconnector.audit.db import AuditDb
 from mlconnector.audit.main import _Server
+from mlconnector.audit.pages.layout import COLOURS
 from mlconnector.audit.settings import AuditSettings
 from mlconnector.audit.tables import CommandRow, EventRow, OutcomeRow, RejectionRow
 from mlconnector.audit.writes import Incoming
@@ -132,7 +132,11 @@ async def test_posted_record_over_http(js: JetStreamContext, audit: Running) -> 
         assert "http://" not in page.text
         assert "https://" not in page.text
         detail = await client.get(f"/records/{record['id']}")
-        assert "&lt;InvoiceAddRq&gt;&lt;x/&gt;&lt;/InvoiceAddRq&gt;" in detail.text
+        # The qbXML pretty-printed, folded under what it is.
+        assert (
+            "<details><summary>qbXML to send (InvoiceAddRq)</summary>"
+            "<pre>&lt;InvoiceAddRq&gt;\n  &lt;x/&gt;\n&lt;/InvoiceAddRq&gt;</pre></details>"
+        ) in detail.text
     assert await rows(audit.db, OutcomeRow) == 1
 
 
@@ -212,7 +216,7 @@ async def test_changed_after_posting_over_http_and_dashboard(
             ),
         ]
         page = (await client.get("/", params={"status": "changed"})).text
-        assert "<option value='changed' selected>changed</option>" in page
+        assert "<option value='changed' selected>changed after posting</option>" in page
         assert COLOURS["changed"] in page
         assert "total 230.59 -&gt; 268.09" in page
         detail = (await client.get(f"/records/{record['id']}")).text
@@ -450,3 +454,178 @@ async def test_replay_never_republishes_rejections(js: JetStreamContext, audit: 
     assert StEvent.model_validate_json(copy.data).source == "replay"
     assert await rows(audit.db, RejectionRow) == 1
     assert await rows(audit.db, EventRow) == 2
+
+
+async def test_session_and_feed_reports_are_decoded_as_themselves_not_terminated(
+    js: JetStreamContext, audit: Running
+) -> None:
+    from mlconnector.common.envelopes import FeedReport, SessionReport
+    from mlconnector.common.streams import feed_subject, session_subject
+
+    report = SessionReport(
+        connection=CONN,
+        started_at=dt.datetime(2024, 5, 2, 12, 0, tzinfo=dt.UTC),
+        ended_at=dt.datetime(2024, 5, 2, 12, 0, 20, tzinfo=dt.UTC),
+        result="error",
+        hresult="0x80040408",
+        last_error="QuickBooks could not be started on the office PC.",
+    )
+    feed = FeedReport(tenant=TENANT, entity="invoices", state="stuck", error="The export repeats.")
+    event = invoice_event()
+    await (await ConnectionStore.open(js)).put(
+        Connection(name=CONN, tenant=TENANT, qbwc_username="acme", password_hash="x")
+    )
+    await publish(js, session_subject(CONN), report, report.report_id)
+    await publish(js, feed_subject(TENANT, "invoices"), feed, feed.report_id)
+    await publish(js, st_event_subject(TENANT, "invoice"), event, event.event_id)
+    await eventually(audit.idle)
+    from mlconnector.audit.tables import EventRow, FeedRow, SessionRow
+
+    assert [await rows(audit.db, t) for t in (SessionRow, FeedRow, EventRow)] == [1, 1, 1]
+    # Nothing was terminated as undecodable: every message was acked.
+    for stream in ("ST_EVENTS", "QB_OUTCOMES"):
+        info = await js.consumer_info(stream, "audit")
+        assert info.num_redelivered == 0
+        assert info.ack_floor.stream_seq == info.delivered.stream_seq
+    async with httpx.AsyncClient(base_url=audit.base_url) as client:
+        [health] = (await client.get("/api/health")).json()
+        assert health["connection"] == CONN
+        assert health["last_contact"]["result"] == "error"
+        assert health["last_error"]["text"] == "QuickBooks could not be started on the office PC."
+        assert "ServiceTitan invoices feed is stuck: The export repeats." in health["warnings"]
+        page = (await client.get("/")).text
+        assert "QuickBooks could not be started on the office PC." in page
+
+
+async def test_retry_republishes_the_newest_version_as_a_new_generation(
+    js: JetStreamContext, audit: Running
+) -> None:
+    old = invoice_event(version="v1")
+    new = invoice_event(version="v2", received=5)
+    command = command_for(new, created=6)
+    failed = outcome_for(
+        command, status="failed", when=7, status_code=3140, status_message="invalid reference"
+    )
+    for subject, model, msg_id in (
+        (st_event_subject(TENANT, "invoice"), new, new.event_id),
+        (st_event_subject(TENANT, "invoice"), old, old.event_id),  # an older one, arriving late
+        (command_subject(CONN), command, command.command_id),
+        (outcome_subject(CONN), failed, failed.outcome_id),
+    ):
+        await publish(js, subject, model, msg_id)
+    await eventually(audit.idle)
+    async with httpx.AsyncClient(base_url=audit.base_url) as client:
+        [record] = (await client.get("/api/records", params={"status": "failed"})).json()
+        before = dt.datetime.now(dt.UTC)
+        response = await client.post(f"/api/records/{record['id']}/retry")
+        assert response.status_code == 202, response.text
+        body = response.json()
+        generation = body["generation"]
+        assert before.timestamp() * 1000 - 1 <= generation <= before.timestamp() * 1000 + 5000
+        assert body["message_id"] == f"{new.event_id}:g{generation}"
+
+        copy_msg = await js.get_last_msg("ST_EVENTS", st_event_subject(TENANT, "invoice"))
+        assert copy_msg.headers is not None
+        assert copy_msg.headers["Nats-Msg-Id"] == body["message_id"]
+        copy = StEvent.model_validate_json(copy_msg.data)
+        assert (copy.version, copy.generation, copy.source) == ("v2", generation, "retry")
+        assert copy.record == new.record
+
+        await eventually(audit.idle)
+        [after] = (await client.get("/api/records", params={"st_id": 5001})).json()
+        assert (after["id"], after["status"], after["message"]) == (record["id"], "pending", None)
+        trail = (await client.get(f"/api/records/{record['id']}")).json()
+        assert [(e["source"], e["generation"]) for e in trail["events"]] == [
+            ("export", 0),
+            ("export", 0),
+            ("retry", generation),
+        ]
+        # Only failed records are retried.
+        again = await client.post(f"/api/records/{record['id']}/retry")
+        assert again.status_code == 409
+        assert again.json()["detail"] == (
+            f"Record {record['id']} is pending; only failed records can be retried."
+        )
+        assert (await client.post("/api/records/999/retry")).status_code == 404
+
+
+async def test_retry_all_failed_in_a_filter_and_from_the_dashboard_form(
+    js: JetStreamContext, audit: Running
+) -> None:
+    for st_id in (5001, 5002, 5003):
+        event = invoice_event(st_id=st_id)
+        command = command_for(event)
+        status = "posted" if st_id == 5003 else "failed"
+        outcome = outcome_for(command, status=status, status_message="x")
+        await publish(js, st_event_subject(TENANT, "invoice"), event, event.event_id)
+        await publish(js, command_subject(CONN), command, command.command_id)
+        await publish(js, outcome_subject(CONN), outcome, outcome.outcome_id)
+    await eventually(audit.idle)
+    before = (await js.stream_info("ST_EVENTS")).state.messages
+    async with httpx.AsyncClient(base_url=audit.base_url) as client:
+        page = (await client.get("/", params={"connection": CONN})).text
+        assert "Retry all 2 failed in this filter" in page
+        response = await client.post(
+            "/records/retry-failed", data={"connection": CONN}, follow_redirects=False
+        )
+        assert response.status_code == 303
+        assert response.headers["location"] == f"/?connection={CONN}&status=failed&retried=2"
+        await eventually(audit.idle)
+        assert (await js.stream_info("ST_EVENTS")).state.messages == before + 2
+        listed = (await client.get("/api/records", params={"status": "pending"})).json()
+        assert sorted(r["st_id"] for r in listed) == [5001, 5002]
+        # Nothing failed is left: the API retries none, and the page says so in words.
+        result = (await client.post("/api/retry", json={"connection": CONN})).json()
+        assert result == {"retried": [], "skipped": [], "count": 0}
+        empty = (await client.get("/", params={"status": "failed"})).text
+        assert "<p class='empty'>No failed records.</p>" in empty
+        assert "<table class='records'>" not in empty
+        # A form posted from another site is refused.
+        forged = await client.post(
+            "/records/retry-failed", data={}, headers={"Origin": "https://evil.example"}
+        )
+        assert forged.status_code == 403
+
+
+async def test_paging_totals_search_and_csv(js: JetStreamContext, audit: Running) -> None:
+    for st_id in range(5001, 5008):
+        event = invoice_event(st_id=st_id, received=st_id - 5000)
+        await publish(js, st_event_subject(TENANT, "invoice"), event, event.event_id)
+    await eventually(audit.idle)
+    async with httpx.AsyncClient(base_url=audit.base_url) as client:
+        first = await client.get("/api/records", params={"limit": 3})
+        assert first.headers["X-Total-Count"] == "7"
+        assert [r["st_id"] for r in first.json()] == [5007, 5006, 5005]
+        assert first.headers["Link"] == (
+            f'<{audit.base_url}/api/records?offset=3&limit=3>; rel="next"'
+        )
+        last = await client.get("/api/records", params={"limit": 3, "offset": 6})
+        assert [r["st_id"] for r in last.json()] == [5001]
+        assert "Link" not in last.headers
+        found = (await client.get("/api/records", params={"q": "inv-5003"})).json()
+        assert [r["st_id"] for r in found] == [5003]
+        by_name = await client.get("/api/records", params={"q": "JANE"})
+        assert by_name.headers["X-Total-Count"] == "7"
+
+        page = (await client.get("/", params={"limit": 25})).text
+        assert "<span class='range'>1&ndash;7 of 7</span>" in page
+        csv_response = await client.get("/records.csv", params={"q": "inv-500"})
+        assert csv_response.headers["content-type"] == "text/csv; charset=utf-8"
+        lines = csv_response.text.splitlines()
+        assert lines[0] == (
+            "record id,connection,type,ServiceTitan id,date,reference,customer / vendor,amount,"
+            "status,QuickBooks id,QuickBooks amount,message,what to do,updated"
+        )
+        assert len(lines) == 8
+        assert lines[1].split(",")[2:9] == [
+            "invoice",
+            "5007",
+            "2024-05-01",
+            "INV-5007",
+            "Jane Doe",
+            "230.59",
+            "pending",
+        ]
+        assert lines[1].endswith(",2024-05-02 12:00:07 UTC")
+        bad = (await client.get("/", params={"date_from": "2024-13-45"})).text
+        assert "&#x27;2024-13-45&#x27; is not a date; use the date picker or YYYY-MM-DD." in bad

@@ -12,7 +12,15 @@ from typing import Annotated, NoReturn, TypeVar
 import typer
 
 from mlconnector.cli import connections as conn_cmds
-from mlconnector.cli import map_cmd, mapping_cmd, st_cmd
+from mlconnector.cli import (
+    map_cmd,
+    mapping_cmd,
+    reconcile_cmd,
+    retry_cmd,
+    settings_cmd,
+    st_cmd,
+    status_cmd,
+)
 from mlconnector.cli.qwc import QwcError, build_qwc
 from mlconnector.cli.runtime import NoNatsError, audit_url, read_state
 from mlconnector.common.connections import Connection, ConnectionStore
@@ -29,6 +37,9 @@ connection_app.command("mapping")(mapping_cmd.connection_mapping)
 connection_app.command("credentials")(st_cmd.connection_credentials)
 app.command("backfill")(st_cmd.backfill)
 app.add_typer(st_cmd.st_app, name="st")
+connection_app.command("settings")(settings_cmd.connection_settings)
+app.command("reconcile")(reconcile_cmd.reconcile)
+app.command("retry")(retry_cmd.retry)
 
 
 def _fail(message: str) -> NoReturn:
@@ -137,7 +148,9 @@ def connection_remove(name: str) -> None:
 def qwc(
     name: str,
     url: Annotated[str | None, typer.Option(help="gateway URL (default: QBWC_PUBLIC_URL)")] = None,
-    every_minutes: Annotated[int, typer.Option(help="Web Connector schedule")] = 5,
+    every_minutes: Annotated[
+        int | None, typer.Option(help="Web Connector schedule (default: the connection's)")
+    ] = None,
 ) -> None:
     """Print the .qwc file that adds this connection to the QuickBooks Web Connector."""
     from mlconnector.gateway.settings import GatewaySettings
@@ -145,7 +158,7 @@ def qwc(
     app_url = url or GatewaySettings().qbwc_public_url
     found = _connection(name)
     try:
-        typer.echo(build_qwc(found, app_url, every_minutes), nl=False)
+        typer.echo(build_qwc(found, app_url, every_minutes or found.schedule_minutes), nl=False)
     except QwcError as exc:
         _fail(str(exc))
 
@@ -203,15 +216,8 @@ def status() -> None:
                 )
         except OSError:
             typer.echo(f"{name:14} DOWN     {base}")
-    try:
-        with urllib.request.urlopen(f"{audit_url()}/api/records?limit=1000", timeout=5) as resp:
-            records = json.loads(resp.read())
-    except (OSError, ValueError):
-        return
-    counts: dict[str, int] = {}
-    for record in records:
-        counts[record["status"]] = counts.get(record["status"], 0) + 1
-    typer.echo("records: " + (", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "none"))
+    # Per connection: the Web Connector's last call, what waits or failed, the last error.
+    status_cmd.print_health()
 
 
 @sim_app.command(

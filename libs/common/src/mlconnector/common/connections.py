@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+import zoneinfo
 
 from nats.js import JetStreamContext
 from nats.js.errors import KeyDeletedError, KeyNotFoundError
@@ -13,6 +14,18 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from mlconnector.common.mapping import MappingSettings
 from mlconnector.common.passwords import hash_password, verify_password
 from mlconnector.common.streams import KV_CONNECTIONS, check_token
+
+
+def check_time_zone(name: str) -> str:
+    """An IANA time zone name the machine knows (tzdata), e.g. 'America/Chicago'."""
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(
+            f"{name!r} is not a time zone name; use one like 'America/Chicago' or "
+            "'America/New_York'"
+        ) from exc
+    return name
 
 
 class Connection(BaseModel):
@@ -42,11 +55,28 @@ class Connection(BaseModel):
         description="Web Connector sessions in which a retryable QuickBooks error (a locked "
         "record, a list in use) is retried before the record fails with QuickBooks' text",
     )
+    time_zone: str | None = Field(
+        default=None,
+        description="IANA time zone of the office (e.g. 'America/Chicago'): audit shows this "
+        "connection's times in it; None: audit's AUDIT_TIME_ZONE",
+    )
+    schedule_minutes: int = Field(
+        default=5,
+        ge=1,
+        le=59,
+        description="how often the Web Connector calls (the .qwc's RunEveryNMinutes); audit "
+        "warns when it has not called for twice as long",
+    )
 
     @field_validator("name", "tenant")
     @classmethod
     def _subject_safe(cls, value: str) -> str:
         return check_token("connection name / tenant", value)
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        return None if value is None else check_time_zone(value)
 
     @classmethod
     def create(cls, name: str, tenant: str, qbwc_username: str, password: str) -> Connection:

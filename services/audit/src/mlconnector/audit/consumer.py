@@ -3,14 +3,17 @@
 FastStream batch pull subscribers with manual acknowledgement (FastStream's default would
 terminate a message whose handler raised, losing it for audit). A database failure naks the
 messages (they come back); a message that cannot be decoded is logged and terminated, since no
-redelivery can fix it (it stays in its stream).
+redelivery can fix it (it stays in its stream). Each subject is decoded as its own envelope
+(decode.py): outcomes and Web Connector session reports share QB_OUTCOMES, events, rejections
+and feed reports share ST_EVENTS.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Annotated
+from collections.abc import Awaitable
+from typing import Annotated, Any
 
 from faststream import Context
 from faststream.middlewares import AckPolicy
@@ -22,38 +25,16 @@ from opentelemetry.sdk.trace import TracerProvider
 from pydantic import ValidationError
 
 from mlconnector.audit.db import AuditDb
+from mlconnector.audit.decode import decode
 from mlconnector.audit.settings import AuditSettings
 from mlconnector.audit.writes import Incoming
 from mlconnector.common.broker import jetstream, make_broker
-from mlconnector.common.envelopes import Command, Outcome, QbChange, StEvent, StRejection
 from mlconnector.common.streams import ALL_STREAMS, StreamDef, declare_all
 
 log = logging.getLogger("mlconnector.audit")
 
-REJECTED_PREFIX = "st.rejected."
-
-
-def decode(stream: str, msg: Msg) -> Incoming:
-    headers = msg.headers or {}
-    try:
-        seq: int | None = int(msg.metadata.sequence.stream)
-    except Exception:
-        seq = None
-    if stream == "ST_EVENTS":
-        if msg.subject.startswith(REJECTED_PREFIX):
-            rejection = StRejection.model_validate_json(msg.data)
-            # Keyed by content: the same unreadable record published again is one row.
-            return Incoming(rejection.rejection_id, seq, rejection=rejection)
-        event = StEvent.model_validate_json(msg.data)
-        return Incoming(headers.get("Nats-Msg-Id") or event.event_id, seq, event=event)
-    if stream == "QB_COMMANDS":
-        command = Command.model_validate_json(msg.data)
-        return Incoming(command.command_id, seq, command=command)
-    if stream == "QB_OUTCOMES":
-        outcome = Outcome.model_validate_json(msg.data)
-        return Incoming(outcome.outcome_id, seq, outcome=outcome)
-    change = QbChange.model_validate_json(msg.data)
-    return Incoming(change.change_id, seq, change=change)
+# Decoded batches waiting for (or in) a database transaction, over all streams.
+MAX_IN_FLIGHT = 8
 
 
 class AuditConsumers:
@@ -68,6 +49,7 @@ class AuditConsumers:
     ) -> None:
         self._db = db
         self._settings = settings
+        self._in_flight: set[asyncio.Task[None]] = set()
         self.broker = make_broker(settings, "audit", tracer_provider=tracer_provider)
         for stream in ALL_STREAMS:
             self._subscribe(stream)
@@ -95,6 +77,9 @@ class AuditConsumers:
             ),
             # handle_batch acks, naks or terminates every message itself.
             ack_policy=AckPolicy.MANUAL,
+            # The handler reads the raw messages (decode.py); FastStream's own decoding of
+            # every body (json.loads, a message object each) would only be thrown away.
+            decoder=_raw_bodies,
         )(on_batch)
 
     @property
@@ -108,7 +93,10 @@ class AuditConsumers:
         log.info("audit consuming %s", ", ".join(stream.name for stream in ALL_STREAMS))
 
     async def stop(self) -> None:
-        # Waits (up to FastStream's graceful timeout) for the batches in hand to be settled.
+        # Stop pulling, let the writer finish and settle what it holds, then disconnect.
+        for subscriber in self.broker.subscribers:
+            await subscriber.stop()
+        await self.drain()
         await self.broker.stop()
 
     async def _settle(self, stream: str, msgs: list[Msg]) -> None:
@@ -126,17 +114,29 @@ class AuditConsumers:
             )
 
     async def handle_batch(self, stream: str, msgs: list[Msg]) -> None:
+        """Decode the batch and hand it to the writer; it is acked (or nak'd) once its
+        transaction committed (or failed), while this subscriber already pulls the next one.
+        At most MAX_IN_FLIGHT batches wait for the database."""
         decoded: list[tuple[Msg, Incoming]] = []
         for msg in msgs:
             try:
-                decoded.append((msg, decode(stream, msg)))
+                decoded.append((msg, decode(msg)))
             except (ValidationError, ValueError) as exc:
                 log.error("undecodable message on %s (%s): %s", stream, msg.subject, exc)
                 await msg.term()
         if not decoded:
             return
+        while len(self._in_flight) >= MAX_IN_FLIGHT:
+            await asyncio.wait(self._in_flight, return_when=asyncio.FIRST_COMPLETED)
+        task = asyncio.create_task(self.write_and_settle(decoded))
+        self._in_flight.add(task)
+        task.add_done_callback(self._in_flight.discard)
+
+    async def write_and_settle(self, decoded: list[tuple[Msg, Incoming]]) -> None:
+        """Write, then ack every message; on failure, write one by one and nak only what
+        still fails (it is redelivered after retry_delay_seconds)."""
         try:
-            await self._db.write([item for _, item in decoded])
+            await self._db.write_grouped([item for _, item in decoded])
         except Exception:
             log.warning(
                 "batch write to the audit database failed; writing one by one", exc_info=True
@@ -147,8 +147,32 @@ class AuditConsumers:
                     await self._db.write([item])
                 except Exception:
                     log.exception("audit write failed for %s; it will be redelivered", item.msg_id)
-                    await msg.nak(delay=self._settings.retry_delay_seconds)
+                    await _quietly(msg.nak(delay=self._settings.retry_delay_seconds))
                 else:
-                    await msg.ack()
+                    await _quietly(msg.ack())
             return
-        await asyncio.gather(*(msg.ack() for msg, _ in decoded))
+        # An ack is a publish to the delivery's reply subject (no round trip): in turn, with no
+        # task per message. One that cannot be sent (connection closing) is redelivered.
+        try:
+            for msg, _ in decoded:
+                await msg.ack()
+        except Exception:
+            log.warning("could not ack a batch; JetStream redelivers it", exc_info=True)
+
+    async def drain(self) -> None:
+        """Wait until every batch handed to the writer is written and settled."""
+        while self._in_flight:
+            await asyncio.wait(set(self._in_flight))
+
+
+async def _raw_bodies(message: Any) -> None:
+    """A FastStream decoder that decodes nothing (see AuditConsumers._subscribe)."""
+    return None
+
+
+async def _quietly(settle: Awaitable[None]) -> None:
+    """An ack or nak that cannot be sent (connection closing) is redelivered anyway."""
+    try:
+        await settle
+    except Exception:
+        log.warning("could not settle a message; JetStream redelivers it", exc_info=True)

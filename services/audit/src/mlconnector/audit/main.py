@@ -13,6 +13,7 @@ import uvicorn
 from mlconnector.audit.api import create_app
 from mlconnector.audit.consumer import AuditConsumers
 from mlconnector.audit.db import AuditDb
+from mlconnector.audit.gctune import tune_after_start
 from mlconnector.audit.settings import AuditSettings
 
 log = logging.getLogger("mlconnector.audit")
@@ -27,8 +28,9 @@ class _Server(uvicorn.Server):
 
 
 async def serve(settings: AuditSettings, stop: asyncio.Event) -> None:
+    """Migrate the database, consume the four streams and serve HTTP until `stop` is set."""
     db = AuditDb(settings.resolved_database_url(), settings.database_schema)
-    await db.create_tables()
+    await db.migrate()
     consumers = AuditConsumers(db, settings)
     try:
         # Connects the broker, declares the streams, starts the four subscribers; replay
@@ -36,7 +38,12 @@ async def serve(settings: AuditSettings, stop: asyncio.Event) -> None:
         await consumers.start()
         server = _Server(
             uvicorn.Config(
-                create_app(db, consumers.js),
+                create_app(
+                    db,
+                    consumers.js,
+                    time_zone=settings.time_zone,
+                    connections_ttl=settings.connections_ttl_seconds,
+                ),
                 host=settings.host,
                 port=settings.port,
                 log_level="warning",
@@ -44,6 +51,7 @@ async def serve(settings: AuditSettings, stop: asyncio.Event) -> None:
             )
         )
         web = asyncio.create_task(server.serve())
+        tune_after_start()
         log.info("audit listening on http://%s:%s", settings.host, settings.port)
         stopper = asyncio.create_task(stop.wait())
         await asyncio.wait({web, stopper}, return_when=asyncio.FIRST_COMPLETED)

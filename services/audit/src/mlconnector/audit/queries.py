@@ -1,14 +1,19 @@
-"""Reading the audit database: records by filter, and the full trail of one record, as JSON."""
+"""Reading the audit database: records by filter (a page, its total, counts by status), and the
+full trail of one record, as JSON-ready dicts (times ISO 8601 UTC, amounts decimal dollars)."""
 
 from __future__ import annotations
 
+import builtins
 import datetime as dt
-from collections.abc import Sequence
+import time
+from collections.abc import AsyncIterator, Sequence
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, select
+from sqlalchemy import Row, and_, func, select
 
 from mlconnector.audit.db import AuditDb
+from mlconnector.audit.filters import RecordFilter
 from mlconnector.audit.tables import (
     NO_CONNECTION,
     CommandRow,
@@ -16,10 +21,22 @@ from mlconnector.audit.tables import (
     OutcomeRow,
     RecordRow,
     RejectionRow,
+    SessionRow,
 )
+from mlconnector.common.envelopes import StEvent, version_order
+
+LIST_ORDER = (RecordRow.updated_at.desc(), RecordRow.id.desc())
 
 
-def record_json(row: RecordRow) -> dict[str, Any]:
+def dollars(cents: int | None) -> str | None:
+    """Integer cents -> '408.05' (None stays None)."""
+    if cents is None:
+        return None
+    return f"{Decimal(cents) / 100:.2f}"
+
+
+def record_json(row: RecordRow | Row[Any]) -> dict[str, Any]:
+    """A record for the API: times ISO 8601 UTC, amounts decimal dollars ("408.05")."""
     return {
         "id": row.id,
         "tenant": row.tenant,
@@ -33,16 +50,29 @@ def record_json(row: RecordRow) -> dict[str, Any]:
         "hint": row.hint,
         "summary": row.summary or {},
         "updated_at": row.updated_at.isoformat(),
+        "status_at": row.status_at.isoformat(),
+        "reference": row.reference,
+        "party": row.party,
+        "date": row.doc_date.isoformat() if row.doc_date else None,
+        # ServiceTitan's total of the newest version, and what QuickBooks holds ("read back"
+        # from its answer, else as sent); decimal dollars.
+        "amount": dollars(row.amount_cents),
+        "qb_state": row.qb_state,
+        "qb_amount": dollars(row.qb_amount_cents),
+        "qb_amount_read": bool(row.qb_amount_read),
+        "qb_expected": dollars(row.qb_expected_cents),
     }
 
 
 def event_json(row: EventRow) -> dict[str, Any]:
+    """A trail item: one ServiceTitan version as published (`raw`, the StEvent JSON)."""
     return {
         "kind": "event",
         "msg_id": row.msg_id,
         "event_id": row.event_id,
         "version": row.version,
         "source": row.source,
+        "generation": int((row.event or {}).get("generation") or 0),
         "stream_seq": row.stream_seq,
         "at": row.received_at.isoformat(),
         "raw": row.event,
@@ -50,6 +80,7 @@ def event_json(row: EventRow) -> dict[str, Any]:
 
 
 def rejection_json(row: RejectionRow) -> dict[str, Any]:
+    """A trail item: a ServiceTitan record st-ingest could not read, with its JSON."""
     return {
         "kind": "rejection",
         "rejection_id": row.rejection_id,
@@ -62,11 +93,14 @@ def rejection_json(row: RejectionRow) -> dict[str, Any]:
 
 
 def command_json(row: CommandRow) -> dict[str, Any]:
+    """A trail item: one command (its qbXML as the mapper made it)."""
     return {
         "kind": "command",
         "command_id": row.command_id,
         "event_id": row.event_id,
         "request_type": row.request_type,
+        "action": row.action,
+        "generation": row.generation,
         "qbxml": row.qbxml,
         "lookup_qbxml": row.lookup_qbxml,
         "refs": row.refs,
@@ -77,6 +111,7 @@ def command_json(row: CommandRow) -> dict[str, Any]:
 
 
 def outcome_json(row: OutcomeRow) -> dict[str, Any]:
+    """A trail item: one attempt's outcome (QuickBooks' status, its qbXML, its amounts)."""
     return {
         "kind": "outcome",
         "outcome_id": row.outcome_id,
@@ -93,46 +128,110 @@ def outcome_json(row: OutcomeRow) -> dict[str, Any]:
         # Status "changed": label -> [posted value, new value]; null otherwise, and when the
         # posted version is not known.
         "difference": row.difference,
+        # QuickBooks' read-back amounts and ServiceTitan's, decimal dollars by name.
+        "amounts": row.amounts,
+        "expected": row.expected,
+        "prerequisite": bool(row.prerequisite),
         "at": row.at.isoformat(),
     }
 
 
 class RecordQueries:
+    """Read-only queries over an AuditDb."""
+
     def __init__(self, db: AuditDb) -> None:
         self.db = db
+        self._connections: tuple[float, list[str]] | None = None
 
     async def list(
         self,
+        filters: RecordFilter | None = None,
         *,
-        tenant: str | None = None,
-        connection: str | None = None,
-        entity: str | None = None,
-        st_id: int | None = None,
-        status: str | None = None,
-        since: dt.datetime | None = None,
-        until: dt.datetime | None = None,
         limit: int = 100,
         offset: int = 0,
+        **legacy: Any,
     ) -> list[dict[str, Any]]:
-        query = select(RecordRow)
-        if tenant:
-            query = query.where(RecordRow.tenant == tenant)
-        if connection:
-            query = query.where(RecordRow.connection == connection)
-        if entity:
-            query = query.where(RecordRow.entity == entity)
-        if st_id is not None:
-            query = query.where(RecordRow.st_id == st_id)
-        if status:
-            query = query.where(RecordRow.status == status)
-        if since:
-            query = query.where(RecordRow.updated_at >= since)
-        if until:
-            query = query.where(RecordRow.updated_at < until)
-        query = query.order_by(RecordRow.updated_at.desc(), RecordRow.id.desc())
+        """One page of records, newest change first. Filters may also be given by name
+        (tenant=, connection=, entity=, st_id=, status=, since=, until=)."""
+        where = (filters or RecordFilter(**legacy)).conditions()
+        query = select(RecordRow).where(*where).order_by(*LIST_ORDER).limit(limit).offset(offset)
         async with self.db.sessions() as session:
-            rows = (await session.scalars(query.limit(limit).offset(offset))).all()
+            rows = (await session.scalars(query)).all()
         return [record_json(row) for row in rows]
+
+    async def count(self, filters: RecordFilter) -> int:
+        query = select(func.count()).select_from(RecordRow).where(*filters.conditions())
+        async with self.db.sessions() as session:
+            return int((await session.execute(query)).scalar_one())
+
+    async def tally(self, filters: RecordFilter) -> dict[str, int]:
+        """Records per status under every filter but the status one."""
+        query = (
+            select(RecordRow.status, func.count())
+            .where(*filters.with_status(None).conditions())
+            .group_by(RecordRow.status)
+        )
+        async with self.db.sessions() as session:
+            return {status: int(n) for status, n in (await session.execute(query)).all()}
+
+    async def ids(self, filters: RecordFilter, limit: int) -> builtins.list[int]:
+        query = select(RecordRow.id).where(*filters.conditions()).order_by(*LIST_ORDER)
+        async with self.db.sessions() as session:
+            return [int(i) for i in (await session.scalars(query.limit(limit))).all()]
+
+    async def stream(self, filters: RecordFilter, chunk: int = 2000) -> AsyncIterator[RecordRow]:
+        """Every matching record, newest change first, read a chunk at a time (keyset on the
+        list order, so a long export never re-reads or skips a row that did not move)."""
+        after: tuple[dt.datetime, int] | None = None
+        while True:
+            query = select(RecordRow).where(*filters.conditions())
+            if after is not None:
+                query = query.where(
+                    (RecordRow.updated_at < after[0])
+                    | and_(RecordRow.updated_at == after[0], RecordRow.id < after[1])
+                )
+            async with self.db.sessions() as session:
+                rows = (await session.scalars(query.order_by(*LIST_ORDER).limit(chunk))).all()
+            for row in rows:
+                yield row
+            if len(rows) < chunk:
+                return
+            after = (rows[-1].updated_at, rows[-1].id)
+
+    async def connections(self) -> builtins.list[str]:
+        """Connection names records and Web Connector sessions mention (cached a minute)."""
+        now = time.monotonic()
+        if self._connections is not None and now - self._connections[0] < 60:
+            return self._connections[1]
+        async with self.db.sessions() as session:
+            names = set(
+                (await session.scalars(select(RecordRow.connection).distinct())).all()
+            ) | set((await session.scalars(select(SessionRow.connection).distinct())).all())
+        found = sorted(n for n in names if n != NO_CONNECTION)
+        self._connections = (now, found)
+        return found
+
+    async def record(self, record_id: int) -> RecordRow | None:
+        async with self.db.sessions() as session:
+            return await session.get(RecordRow, record_id)
+
+    async def latest_event(self, record: RecordRow) -> StEvent | None:
+        """The record's newest ServiceTitan version (by modifiedOn, then retry generation),
+        as published; None when only rejections of it exist."""
+        async with self.db.sessions() as session:
+            stored: Sequence[dict[str, Any]] = (
+                await session.scalars(
+                    select(EventRow.event).where(
+                        EventRow.tenant == record.tenant,
+                        EventRow.entity == record.entity,
+                        EventRow.st_id == record.st_id,
+                    )
+                )
+            ).all()
+        events = [StEvent.model_validate(item) for item in stored]
+        if not events:
+            return None
+        return max(events, key=lambda e: version_order(e.version_at, e.generation, e.event_id))
 
     async def trail(self, record_id: int) -> dict[str, Any] | None:
         async with self.db.sessions() as session:
@@ -158,25 +257,28 @@ class RecordQueries:
                 )
             ).all()
             commands: Sequence[CommandRow] = []
-            key_match = and_(CommandRow.entity == record.entity, CommandRow.st_id == record.st_id)
+            outcomes: Sequence[OutcomeRow] = []
             if record.connection != NO_CONNECTION:
                 commands = (
                     await session.scalars(
                         select(CommandRow).where(
-                            key_match, CommandRow.connection == record.connection
+                            CommandRow.connection == record.connection,
+                            CommandRow.entity == record.entity,
+                            CommandRow.st_id == record.st_id,
+                            CommandRow.tenant == record.tenant,
                         )
                     )
                 ).all()
-            outcomes = (
-                await session.scalars(
-                    select(OutcomeRow).where(
-                        OutcomeRow.tenant == record.tenant,
-                        OutcomeRow.entity == record.entity,
-                        OutcomeRow.st_id == record.st_id,
-                        OutcomeRow.connection == record.connection,
+                outcomes = (
+                    await session.scalars(
+                        select(OutcomeRow).where(
+                            OutcomeRow.connection == record.connection,
+                            OutcomeRow.entity == record.entity,
+                            OutcomeRow.st_id == record.st_id,
+                            OutcomeRow.tenant == record.tenant,
+                        )
                     )
-                )
-            ).all()
+                ).all()
         items = (
             [event_json(e) for e in events]
             + [rejection_json(r) for r in rejections]

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
+from mlconnector.common.connections import check_time_zone
 from mlconnector.common.settings import BaseServiceSettings
 
 
@@ -25,9 +26,19 @@ class AuditSettings(BaseServiceSettings):
     host: str = Field(default="127.0.0.1", alias="AUDIT_HOST")
     port: int = Field(default=8082, alias="AUDIT_PORT")
     durable: str = Field(default="audit", alias="AUDIT_DURABLE")
-    batch_size: int = Field(default=256, ge=1, le=4096, alias="AUDIT_BATCH_SIZE")
+    batch_size: int = Field(default=1024, ge=1, le=4096, alias="AUDIT_BATCH_SIZE")
     fetch_timeout_seconds: float = Field(default=1.0, gt=0, alias="AUDIT_FETCH_TIMEOUT_SECONDS")
     retry_delay_seconds: float = Field(default=2.0, gt=0, alias="AUDIT_RETRY_DELAY_SECONDS")
+    # Times are shown in each connection's time zone (`mlconnector connection settings`);
+    # this one is for connections without one.
+    time_zone: str = Field(default="UTC", alias="AUDIT_TIME_ZONE")
+    # How long the connections' settings (time zone, schedule) are cached.
+    connections_ttl_seconds: float = Field(default=30.0, gt=0, alias="AUDIT_CONNECTIONS_TTL")
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        return check_time_zone(value)
 
     def resolved_database_url(self) -> str:
         if self.database_url:
