@@ -14,6 +14,7 @@ from mlconnector.audit.api import create_app
 from mlconnector.audit.consumer import AuditConsumers
 from mlconnector.audit.db import AuditDb
 from mlconnector.audit.settings import AuditSettings
+from mlconnector.common.logs import setup_logging
 
 log = logging.getLogger("mlconnector.audit")
 
@@ -39,7 +40,7 @@ async def serve(settings: AuditSettings, stop: asyncio.Event) -> None:
                 create_app(db, consumers.js),
                 host=settings.host,
                 port=settings.port,
-                log_level="warning",
+                log_config=None,  # our set-up (common.logs), plain lines in files
                 lifespan="off",
             )
         )
@@ -67,9 +68,7 @@ async def _main(settings: AuditSettings) -> None:
 
 def main() -> None:
     settings = AuditSettings()
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
+    setup_logging(settings.log_level)
     asyncio.run(_main(settings))
 
 
