@@ -4,8 +4,10 @@ what the simulated company file holds, as tables with amounts and balances."""
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Callable, Sequence
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, TextIO
 
 from mlconnector.qbsim.company import Company
@@ -112,7 +114,8 @@ def print_table(company: Company, what: str, out: TextIO) -> None:
     total = sum(
         (v for r in records if isinstance(v := columns[index][1](r), Decimal)), Decimal("0")
     )
-    print(f"{len(records)} {what}; {columns[index][0].lower()} {total:.2f}", file=out)
+    count = what if len(records) != 1 else what.removesuffix("s")
+    print(f"{len(records)} {count}; {columns[index][0].lower()} {total:.2f}", file=out)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -128,7 +131,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run(argv: Sequence[str], *, out: TextIO, open_company: Callable[[str], Company]) -> int:
+    """Print one list; 2 (nothing printed) when --company names no existing file."""
     args = build_parser().parse_args(list(argv))
+    if args.company != ":memory:" and not Path(args.company).is_file():
+        # Opening it would create an empty company and report 0 records: a typo in the path
+        # must not look like an empty company file.
+        print(
+            f"Error: there is no company file at {args.company}: give the path a simulated Web "
+            "Connector wrote (`mlconnector up` keeps its demo company in "
+            "~/.mlconnector/quickbooks-demo.sqlite).",
+            file=sys.stderr,
+        )
+        return 2
     with open_company(args.company) as company:
         print_table(company, args.list, out)
     return 0
