@@ -300,6 +300,12 @@ def test_an_empty_mapping_file_is_refused_and_the_mapping_kept(
     assert refused.returncode == 2
     assert run(["connection", "show", "acme"], env).stdout == before
 
+    one = run(["connection", "mapping", "acme", "-"], env, stdin="ar_account: AR\n")
+    assert (
+        one.stdout
+        == "Stored the mapping of connection 'acme': ar_account differs from the defaults.\n"
+    )
+
 
 def add_args(name: str, tenant: str, user: str) -> list[str]:
     return ["connection", "add", name, "--tenant", tenant, "--qbwc-user", user]

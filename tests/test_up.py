@@ -257,3 +257,28 @@ def test_up_posts_the_demo_day_and_ctrl_c_leaves_no_process_or_port(tmp_path: Pa
         again.stop()
     _assert_clean_logs(again)
     assert _processes_mentioning(str(home)) == []
+
+
+def test_up_names_the_ports_in_use_and_starts_nothing(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {
+            **os.environ,
+            "MLCONNECTOR_HOME": str(tmp_path),
+            "QBWC_PORT": str(free_port()),
+            "INGEST_PORT": str(free_port()),
+            "STSANDBOX_PORT": str(free_port()),
+            "AUDIT_PORT": str(port),
+        }
+        env.pop("NATS_URL", None)
+        result = subprocess.run(
+            [MLCONNECTOR, "up"], env=env, capture_output=True, text=True, timeout=60
+        )
+    assert result.returncode == 2
+    assert result.stderr == (
+        f"Cannot start: port audit ({port}) is in use; stop what holds them, or set "
+        "QBWC_PORT / INGEST_PORT / AUDIT_PORT / STSANDBOX_PORT to free ones.\n"
+    )
+    assert not (tmp_path / "nats").exists()

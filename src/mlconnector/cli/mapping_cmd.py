@@ -121,9 +121,10 @@ def connection_mapping(
     if json_output:
         print_json({"connection": name, "changed": changed})
         return
+    verb = "differs" if len(changed) == 1 else "differ"
     typer.echo(
         f"Stored the mapping of connection {name!r}: "
-        + (f"{', '.join(changed)} differ from the defaults." if changed else "all defaults.")
+        + (f"{', '.join(changed)} {verb} from the defaults." if changed else "all defaults.")
     )
 
 

@@ -106,9 +106,10 @@ def run_up(every_seconds: float = 5.0) -> int:
         ports["sandbox"] = _port("STSANDBOX_PORT", 8090)
     busy = [f"{name} ({port})" for name, port in ports.items() if not _port_free(port)]
     if busy:
+        which = f"port {busy[0]} is" if len(busy) == 1 else f"ports {', '.join(busy)} are"
         print(
-            f"Cannot start: port(s) in use: {', '.join(busy)}. Stop what holds them, or set "
-            "QBWC_PORT / INGEST_PORT / AUDIT_PORT / STSANDBOX_PORT.",
+            f"Cannot start: {which} in use; stop what holds them, or set "
+            "QBWC_PORT / INGEST_PORT / AUDIT_PORT / STSANDBOX_PORT to free ones.",
             file=sys.stderr,
         )
         return 2
