@@ -86,9 +86,12 @@ def check_tenant(tenant: str) -> None:
 async def refusal(store: ConnectionStore, name: str, tenant: str, qbwc_user: str) -> str | None:
     """Why a new connection (`name`, `tenant`, `qbwc_user`) cannot be added, or None.
 
-    One ServiceTitan tenant feeds one QuickBooks company: a second connection on a tenant
-    would receive only the records that change after it is added (the mapper has already
-    consumed the earlier events), so its invoices would wait for customers it never gets.
+    One ServiceTitan tenant feeds one QuickBooks company. The mapper sends every event of a
+    tenant to each of its connections (there is no per-connection filter), so a second one
+    would post the tenant's records into a second company file too; and it would receive only
+    the records that change after it is added (the mapper has already consumed the earlier
+    events), so its invoices and payments would wait for customers and invoices it never gets:
+    "pending" for ever.
     """
     if await store.get(name) is not None:
         return (
