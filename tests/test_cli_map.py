@@ -217,6 +217,7 @@ def test_bad_record_is_explained(env: dict[str, str], tmp_path: Path) -> None:
         "Error: ServiceTitan invoice 5001: field 'items[1].total' is not an amount: '1,46.00'"
     )
     assert hint.startswith("Hint: st-ingest would reject this record")
+    assert hint.endswith("Check too that it is an invoice (--entity).")
 
     bill = sample("inventory-bill.json")
     bill["billAmount"] = "215,08"
@@ -263,7 +264,7 @@ def test_unclear_input_is_refused_with_what_to_do(env: dict[str, str], tmp_path:
     page = {"hasMore": False, "continueFrom": "x", "data": [INVOICE_5001]}
     whole = run(["map", write(tmp_path, "page.json", page)], env)
     assert whole.returncode == 2
-    assert "is a whole ServiceTitan page (1 records); pass one record" in whole.stderr
+    assert "is a whole ServiceTitan page (1 record); pass one record" in whole.stderr
 
     (tmp_path / "broken.json").write_text("{not json")
     broken = run(["map", str(tmp_path / "broken.json")], env)
@@ -276,7 +277,7 @@ def test_unclear_input_is_refused_with_what_to_do(env: dict[str, str], tmp_path:
 
 def test_connection_needs_nats(env: dict[str, str], tmp_path: Path) -> None:
     result = run(["map", write(tmp_path, "i.json", INVOICE_5001), "--connection", "acme"], env)
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert "start `mlconnector up`" in result.stderr
 
 
@@ -313,8 +314,10 @@ def test_stored_connection_mapping_is_used(nats_url: str, tmp_path: Path) -> Non
     assert "Materials:PVC 3/4 in" in items
 
     missing = run(["map", write(tmp_path, "i.json", INVOICE_5001), "--connection", "x"], env)
-    assert missing.returncode == 1
-    assert "no connection named 'x'" in missing.stderr
+    assert missing.returncode == 2
+    assert missing.stderr == (
+        "Error: there is no connection named 'x': `mlconnector connection list` shows them.\n"
+    )
 
 
 def adjustment_of_5001() -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -72,6 +73,8 @@ class Up:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
+            # Its own process group, as a shell gives a command it runs in the foreground.
+            start_new_session=True,
         )
 
     def records(self, **filters: str) -> list[dict[str, Any]]:
@@ -108,10 +111,39 @@ class Up:
         )
 
     def stop(self) -> str:
-        self.process.send_signal(signal.SIGINT)
-        output, _ = self.process.communicate(timeout=60)
+        """Ctrl-C as a terminal sends it: SIGINT to every process of the foreground group."""
+        os.killpg(self.process.pid, signal.SIGINT)
+        output, _ = self.process.communicate(timeout=90)
         assert self.process.returncode == 0, output
         return output
+
+    def log_lines(self) -> dict[str, list[str]]:
+        return {
+            path.name: path.read_text(errors="replace").splitlines()
+            for path in sorted((self.home / "logs").glob("*.log"))
+        }
+
+
+def _assert_clean_logs(up: Up) -> None:
+    """No traceback anywhere (a service that lost NATS before it stopped logs one), and no
+    colour escape codes in files."""
+    logs = up.log_lines()
+    assert set(logs) == {
+        "audit.log",
+        "mapper.log",
+        "qbwc-gateway.log",
+        "st-ingest.log",
+        "st-sandbox.log",
+        "web-connector-sim.log",
+    }
+    for name, lines in logs.items():
+        text = "\n".join(lines)
+        assert "Traceback" not in text, f"{name}:\n{text[-3000:]}"
+        assert "\x1b[" not in text, f"{name} has colour codes"
+    for name in ("audit.log", "mapper.log", "qbwc-gateway.log", "st-ingest.log"):
+        assert logs[name][-1].endswith(" stopped"), (
+            f"{name} did not stop cleanly: {logs[name][-3:]}"
+        )
 
 
 def _demo_company(home: Path) -> Company:
@@ -152,18 +184,42 @@ def test_up_posts_the_demo_day_and_ctrl_c_leaves_no_process_or_port(tmp_path: Pa
         assert _processes_mentioning(str(home)), "the services should be running now"
 
         status = up.cli("status")
-        assert status.returncode == 0, status.stderr
-        assert f"audit          up       {up.audit}" in status.stdout
-        assert "qbwc-gateway   up" in status.stdout
+        assert status.returncode == 0, status.stdout + status.stderr
+        lines = status.stdout.splitlines()
+        assert re.fullmatch(
+            r"ml-connector, found through `mlconnector up` \(process \d+\):", lines[0]
+        )
+        assert [line.split()[0] for line in lines[1:5]] == [
+            "NATS",
+            "audit",
+            "qbwc-gateway",
+            "st-ingest",
+        ]
+        assert f"  audit          {up.audit:32} up" in lines
+        assert all(line.endswith(" up") for line in lines[1:5]), lines
+        # 4 customers, 3 vendors, 5 invoices, 3 payments, 2 bills
+        assert lines[5] == "records: 17 (17 posted)"
         # The connection's health: the Web Connector calls, nothing waits or failed.
-        assert "connection demo (tenant 1234567, times in UTC)" in status.stdout
-        assert "  records: 0 pending, 0 waiting, 0 failed" in status.stdout
+        assert "connection demo (tenant 1234567, times in UTC)" in lines
+        assert "  records: 0 pending, 0 waiting, 0 failed" in lines
         assert "WARNING" not in status.stdout
+
+        # The .qwc names the gateway where it really runs (QBWC_PORT), not a default port.
+        qwc = up.cli("qwc", "demo")
+        assert qwc.returncode == 0, qwc.stderr
+        gateway = f"http://127.0.0.1:{up.ports['QBWC_PORT']}"
+        assert f"<AppURL>{gateway}/qbwc</AppURL>" in qwc.stdout
+        assert f"<AppSupport>{gateway}/healthz</AppSupport>" in qwc.stdout
 
         # Replaying the whole stream re-maps every event; nothing reaches QuickBooks twice.
         replay = up.cli("replay")
         assert replay.returncode == 0, replay.stderr
-        assert json.loads(replay.stdout)["republished"] == 17
+        assert re.fullmatch(
+            r"Replayed 17 ServiceTitan events \(replay [0-9a-f]{12}\): the mapper maps them "
+            r"again, and records already in QuickBooks are not posted twice; `mlconnector "
+            r"status` shows the records\.\n",
+            replay.stdout,
+        ), replay.stdout
         time.sleep(5)  # several Web Connector cycles at --every 1
         assert len(_demo_company(home).invoices()) == 5
         assert len(_demo_company(home).customers()) == 4
@@ -173,6 +229,7 @@ def test_up_posts_the_demo_day_and_ctrl_c_leaves_no_process_or_port(tmp_path: Pa
         output = up.stop()
     assert f"audit dashboard      {up.audit}/" in output
     assert "Stopped." in output
+    _assert_clean_logs(up)
     assert _processes_mentioning(str(home)) == []
     assert all(_port_free(port) for port in up.ports.values())
     assert not (home / "run.json").exists()
@@ -189,6 +246,43 @@ def test_up_posts_the_demo_day_and_ctrl_c_leaves_no_process_or_port(tmp_path: Pa
         assert len(_demo_company(home).payments()) == 3
         assert len(_demo_company(home).bills()) == 2
         assert len(again.records(entity="invoice", status="posted")) == 5
+
+        # Idle: nothing new in ServiceTitan, nothing for QuickBooks. st-ingest polls every 3 s
+        # and the simulated Web Connector checks in every second, and the services stay quiet:
+        # at most the gateway's line per Web Connector check-in.
+        before = {name: len(lines) for name, lines in again.log_lines().items()}
+        time.sleep(10)
+        grown = {name: len(lines) - before[name] for name, lines in again.log_lines().items()}
+        check_ins = grown.pop("web-connector-sim.log")
+        assert check_ins >= 3, "the simulated Web Connector should have checked in"
+        assert grown.pop("qbwc-gateway.log") <= check_ins
+        assert grown == {"audit.log": 0, "mapper.log": 0, "st-ingest.log": 0, "st-sandbox.log": 0}
     finally:
         again.stop()
+    _assert_clean_logs(again)
     assert _processes_mentioning(str(home)) == []
+
+
+def test_up_names_the_ports_in_use_and_starts_nothing(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {
+            **os.environ,
+            "MLCONNECTOR_HOME": str(tmp_path),
+            "QBWC_PORT": str(free_port()),
+            "INGEST_PORT": str(free_port()),
+            "STSANDBOX_PORT": str(free_port()),
+            "AUDIT_PORT": str(port),
+        }
+        env.pop("NATS_URL", None)
+        result = subprocess.run(
+            [MLCONNECTOR, "up"], env=env, capture_output=True, text=True, timeout=60
+        )
+    assert result.returncode == 2
+    assert result.stderr == (
+        f"Cannot start: port audit ({port}) is in use; stop what holds them, or set "
+        "QBWC_PORT / INGEST_PORT / AUDIT_PORT / STSANDBOX_PORT to free ones.\n"
+    )
+    assert not (tmp_path / "nats").exists()

@@ -60,8 +60,11 @@ async def test_event_and_its_commands_stay_in_the_incoming_trace(
         )
 
         async def idle() -> bool:
+            # The ack floor, not only "nothing pending": a consumer's pending count is updated
+            # after the publish is acknowledged (see test_service.consumer_idle).
+            last = (await js.stream_info("ST_EVENTS")).state.last_seq
             info = await js.consumer_info("ST_EVENTS", "mapper")
-            return info.num_pending == 0 and info.num_ack_pending == 0
+            return info.ack_floor.stream_seq >= last and info.num_ack_pending == 0
 
         await eventually(idle)
     finally:
@@ -137,8 +140,11 @@ async def test_untraced_mapper_passes_the_incoming_trace_on(
             )
 
         async def idle() -> bool:
+            # The ack floor, not only "nothing pending": a consumer's pending count is updated
+            # after the publish is acknowledged (see test_service.consumer_idle).
+            last = (await js.stream_info("ST_EVENTS")).state.last_seq
             info = await js.consumer_info("ST_EVENTS", "mapper")
-            return info.num_pending == 0 and info.num_ack_pending == 0
+            return info.ack_floor.stream_seq >= last and info.num_ack_pending == 0
 
         await eventually(idle)
     finally:

@@ -10,7 +10,7 @@ import pytest
 
 from mlconnector.qbsim.company import Company
 from mlconnector.qbsim.faults import FAULT_NAMES
-from mlconnector.qbsim.main import run
+from mlconnector.qbsim.main import open_company, run
 
 from .conftest import FakeGateway
 from .test_driver import CUSTOMER_ADD
@@ -74,21 +74,37 @@ def test_cycles_then_list(
         "230.59",
         "open",
     ]
-    assert total == "1 invoices; total 230.59"
+    assert total == "1 invoice; total 230.59"
 
     customers = io.StringIO()
     assert run(["--company", str(company), "--list", "customers"], out=customers) == 0
     row = customers.getvalue().splitlines()[2]
     assert row.split()[1:4] == ["Garcia,", "Maria", "230.59"]
-    assert customers.getvalue().splitlines()[-1] == "1 customers; balance 230.59"
+    assert customers.getvalue().splitlines()[-1] == "1 customer; balance 230.59"
 
 
 @pytest.mark.parametrize("what", ["vendors", "payments", "bills", "credit-memos"])
 def test_company_lists_print_tables(what: str, tmp_path: Path) -> None:
+    open_company(str(tmp_path / "c.sqlite")).close()
     out = io.StringIO()
     assert run(["company", "--company", str(tmp_path / "c.sqlite"), what], out=out) == 0
     lines = out.getvalue().splitlines()
     assert lines[-1].startswith(f"{len(lines) - 3} {what}; ")
+
+
+def test_a_missing_company_file_is_refused_not_created(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "missing.sqlite"
+    out = io.StringIO()
+    assert run(["company", "--company", str(missing), "invoices"], out=out) == 2
+    assert out.getvalue() == ""
+    assert capsys.readouterr().err == (
+        f"Error: there is no company file at {missing}: give the path a simulated Web "
+        "Connector wrote (`mlconnector up` keeps its demo company in "
+        "~/.mlconnector/quickbooks-demo.sqlite).\n"
+    )
+    assert not missing.exists()
 
 
 def test_company_needs_a_known_list(capsys: pytest.CaptureFixture[str]) -> None:
@@ -178,6 +194,7 @@ def test_root_cli_dispatches_to_the_simulator(tmp_path: Path) -> None:
 
     runner = CliRunner()
     company = str(tmp_path / "c.sqlite")
+    open_company(company).close()
     result = runner.invoke(app, ["sim", "quickbooks", "company", "--company", company, "bills"])
     assert result.exit_code == 0, result.output
     assert result.output.splitlines()[-1] == "0 bills; amount 0.00"

@@ -15,13 +15,16 @@ from typing import Annotated, Any
 import typer
 from lxml import etree
 
-from mlconnector.cli.mapping_cmd import (
+from mlconnector.cli.connections import load_connection
+from mlconnector.cli.mapping_cmd import load_mapping, read_text
+from mlconnector.cli.output import (
     EXIT_BAD_INPUT,
     EXIT_FAILED,
+    JsonFlag,
     fail,
-    load_connection,
-    load_mapping,
-    read_text,
+    plural,
+    print_json,
+    with_article,
 )
 from mlconnector.common.connections import Connection
 from mlconnector.common.envelopes import Command, StEvent
@@ -71,11 +74,14 @@ def _read_record(file: str) -> Any:
     try:
         raw = json.loads(text)
     except json.JSONDecodeError as exc:
-        fail(f"{file} is not JSON: {exc}", EXIT_BAD_INPUT)
+        fail(
+            f"{file} is not JSON ({exc}): give one ServiceTitan record as its API returns it.",
+            EXIT_BAD_INPUT,
+        )
     if isinstance(raw, dict) and isinstance(raw.get("data"), list) and "hasMore" in raw:
         fail(
-            f"{file} is a whole ServiceTitan page ({len(raw['data'])} records); pass one record, "
-            f"e.g. `jq '.data[0]' {file} > record.json`",
+            f"{file} is a whole ServiceTitan page ({plural(len(raw['data']), 'record')}); pass "
+            f"one record, e.g. `jq '.data[0]' {file} > record.json`",
             EXIT_BAD_INPUT,
         )
     return raw
@@ -218,6 +224,7 @@ def map_record(
     show_record: Annotated[
         bool, typer.Option(help="also print the canonical record st-ingest would publish")
     ] = False,
+    json_output: JsonFlag = False,
 ) -> None:
     """Dry run: show the QuickBooks requests one ServiceTitan record would become.
 
@@ -243,7 +250,7 @@ def map_record(
             "Hint: st-ingest would reject this record and carry on with the feed (audit "
             "shows it with ServiceTitan's JSON). Correct it in ServiceTitan; if ServiceTitan "
             "itself sends the field in a form its documents do not allow, report it with this "
-            f"JSON. Check too that it is a {name} (--entity).",
+            f"JSON. Check too that it is {with_article(name)} (--entity).",
             err=True,
         )
         raise typer.Exit(EXIT_FAILED) from None
@@ -263,9 +270,18 @@ def map_record(
         if exc.hint:
             typer.echo(f"Hint: {exc.hint}", err=True)
         raise typer.Exit(EXIT_FAILED) from None
+    if json_output:
+        print_json(
+            {
+                "event": event.model_dump(mode="json", exclude={"raw"}),
+                "notes": _notes(raw),
+                "commands": [command.model_dump(mode="json") for command in commands],
+            }
+        )
+        return
     typer.echo(
         f"ServiceTitan {name} {record.st_id} (event {event.event_id}) with {described}: "
-        f"{len(commands)} QuickBooks request{'s' if len(commands) != 1 else ''}, in send order."
+        f"{plural(len(commands), 'QuickBooks request')}, in send order."
     )
     for note in _notes(raw):
         typer.echo(f"Note: {note}")
@@ -276,3 +292,7 @@ def map_record(
     for number, command in enumerate(commands, start=1):
         typer.echo("")
         typer.echo(describe_command(command, number, len(commands), positions))
+
+
+def register(app: typer.Typer) -> None:
+    app.command("map")(map_record)

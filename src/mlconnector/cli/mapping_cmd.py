@@ -5,56 +5,52 @@ from __future__ import annotations
 import sys
 import textwrap
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
 import yaml
 
-from mlconnector.cli import connections as conn_cmds
-from mlconnector.cli.runtime import NoNatsError
-from mlconnector.common.connections import Connection, ConnectionStore
+from mlconnector.cli.connections import load_connection, with_store
+from mlconnector.cli.output import JsonFlag, fail, print_json
+from mlconnector.cli.registry import group
+from mlconnector.common.connections import ConnectionStore
 from mlconnector.common.mapping import MappingSettings, MappingSettingsError
-
-# Exit codes: 1 the system cannot do it (no NATS, no such connection), 2 the input is wrong.
-EXIT_FAILED = 1
-EXIT_BAD_INPUT = 2
-
-
-def fail(message: str, code: int = EXIT_FAILED) -> NoReturn:
-    typer.echo(f"Error: {message}", err=True)
-    raise typer.Exit(code)
 
 
 def read_text(file: str) -> str:
-    """A file's text; "-" reads stdin."""
+    """A file's text; "-" reads stdin. Exits 2 when it cannot be read."""
     if file == "-":
         return sys.stdin.read()
     try:
         return Path(file).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        fail(f"cannot read {file}: there is no such file; check the path.")
     except (OSError, UnicodeDecodeError) as exc:
-        fail(f"cannot read {file}: {exc}", EXIT_BAD_INPUT)
+        fail(f"cannot read {file} ({exc.__class__.__name__}): give a readable UTF-8 text file.")
 
 
 def load_mapping(file: str) -> MappingSettings:
-    """Parse and validate a mapping file; refuse it (exit 2) naming every bad field."""
+    """Parse and validate a mapping file; refuse it (exit 2) naming every bad field.
+
+    A file with no settings at all (empty, or only comments) is refused too: stored, it would
+    silently reset every customised setting to its default.
+    """
+    text = read_text(file)
     try:
-        return MappingSettings.from_yaml_text(read_text(file))
+        empty = yaml.safe_load(text) is None
+    except yaml.YAMLError:
+        empty = False  # from_yaml_text names the YAML error below
+    if empty:
+        fail(
+            f"{file} has no settings (it is empty or only comments), so nothing was changed; "
+            "to go back to the defaults, store the file `mlconnector connection mapping "
+            "NAME --print-default` prints."
+        )
+    try:
+        return MappingSettings.from_yaml_text(text)
     except MappingSettingsError as exc:
         listed = "\n".join(f"  {error}" for error in exc.errors)
-        fail(f"{file} is not a valid mapping:\n{listed}", EXIT_BAD_INPUT)
-
-
-def load_connection(name: str) -> Connection:
-    async def get(store: ConnectionStore) -> Connection | None:
-        return await store.get(name)
-
-    try:
-        found = conn_cmds.with_store(get)
-    except NoNatsError as exc:
-        fail(str(exc))
-    if found is None:
-        fail(f"no connection named {name!r}")
-    return found
+        fail(f"{file} is not a valid mapping:\n{listed}")
 
 
 def commented_default() -> str:
@@ -89,6 +85,7 @@ def connection_mapping(
     print_default: Annotated[
         bool, typer.Option("--print-default", help="print the default mapping YAML and exit")
     ] = False,
+    json_output: JsonFlag = False,
 ) -> None:
     """Show or set a connection's mapping (QuickBooks accounts, items, tax, classes...).
 
@@ -97,10 +94,17 @@ def connection_mapping(
     An invalid file is refused naming each bad field (exit code 2); nothing changes then.
     """
     if print_default:
-        typer.echo(commented_default(), nl=False)
+        if json_output:
+            print_json(MappingSettings().model_dump(mode="json"))
+        else:
+            typer.echo(commented_default(), nl=False)
         return
     if file is None:
-        typer.echo(load_connection(name).mapping.to_yaml_text(), nl=False)
+        current = load_connection(name).mapping
+        if json_output:
+            print_json(current.model_dump(mode="json"))
+        else:
+            typer.echo(current.to_yaml_text(), nl=False)
         return
     mapping = load_mapping(file)  # before touching NATS: a bad file changes nothing
 
@@ -111,14 +115,18 @@ def connection_mapping(
         await store.put(found.model_copy(update={"mapping": mapping}))
         return True
 
-    try:
-        stored = conn_cmds.with_store(store_it)
-    except NoNatsError as exc:
-        fail(str(exc))
-    if not stored:
-        fail(f"no connection named {name!r}")
+    if not with_store(store_it):
+        fail(f"there is no connection named {name!r}: `mlconnector connection list` shows them.")
     changed = changed_settings(mapping)
+    if json_output:
+        print_json({"connection": name, "changed": changed})
+        return
+    verb = "differs" if len(changed) == 1 else "differ"
     typer.echo(
         f"Stored the mapping of connection {name!r}: "
-        + (f"{', '.join(changed)} differ from the defaults." if changed else "all defaults.")
+        + (f"{', '.join(changed)} {verb} from the defaults." if changed else "all defaults.")
     )
+
+
+def register(app: typer.Typer) -> None:
+    group(app, "connection").command("mapping")(connection_mapping)

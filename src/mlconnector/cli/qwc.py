@@ -16,15 +16,18 @@ class QwcError(ValueError):
 def build_qwc(connection: Connection, app_url: str, run_every_minutes: int = 5) -> str:
     parts = urlsplit(app_url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise QwcError(f"AppURL {app_url!r} is not an http(s) URL")
+        raise QwcError(
+            f"the gateway address {app_url!r} is not an http(s) URL: pass --url "
+            "https://<your host>/qbwc, or set QBWC_PUBLIC_URL to it."
+        )
     # The Web Connector refuses plain http except for localhost (QBWC1010/1051).
     if parts.scheme != "https" and parts.hostname not in ("localhost", "127.0.0.1"):
         raise QwcError(
-            f"The Web Connector only accepts https for {parts.hostname}; "
-            "set QBWC_PUBLIC_URL to the https address of the gateway."
+            f"the Web Connector only accepts https for {parts.hostname}: set QBWC_PUBLIC_URL "
+            "(or --url) to the gateway's https address."
         )
     if not 1 <= run_every_minutes <= 59:
-        raise QwcError("the schedule must be between 1 and 59 minutes")
+        raise QwcError("--every-minutes must be between 1 and 59 (the Web Connector's schedule).")
     root = etree.Element("QBWCXML")
     fields = [
         ("AppName", f"ml-connector ({connection.name})"),

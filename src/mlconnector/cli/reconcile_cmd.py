@@ -79,3 +79,7 @@ def reconcile(
         typer.echo(json.dumps({**result, "records": records}, indent=2))
         return
     typer.echo(render(result, records))
+
+
+def register(app: typer.Typer) -> None:
+    app.command("reconcile")(reconcile)

@@ -56,3 +56,7 @@ def retry(
             f"{count} record{'s' if count != 1 else ''} sent again; "
             "they go to QuickBooks at the Web Connector's next call."
         )
+
+
+def register(app: typer.Typer) -> None:
+    app.command("retry")(retry)

@@ -8,6 +8,7 @@ import typer
 
 from mlconnector.cli import connections as conn_cmds
 from mlconnector.cli.audit_client import fail
+from mlconnector.cli.registry import group
 from mlconnector.cli.runtime import NoNatsError
 from mlconnector.common.connections import Connection, ConnectionStore, check_time_zone
 
@@ -61,3 +62,7 @@ def connection_settings(
         f"{verb} connection {name!r}: time zone {zone}, "
         f"Web Connector every {found.schedule_minutes} minutes."
     )
+
+
+def register(app: typer.Typer) -> None:
+    group(app, "connection").command("settings")(connection_settings)

@@ -21,6 +21,7 @@ import nats
 import typer
 from nats.js import JetStreamContext
 
+from mlconnector.cli.registry import group
 from mlconnector.cli.runtime import NoNatsError, nats_url
 from mlconnector.common.connections import Connection, ConnectionStore
 from mlconnector.common.credentials import CredentialsError, CredentialStore, StCredentials
@@ -359,3 +360,9 @@ def feed_section(js_url: str | None = None) -> list[str]:
             await nc.close()
 
     return asyncio.run(go())
+
+
+def register(app: typer.Typer) -> None:
+    group(app, "connection").command("credentials")(connection_credentials)
+    app.command("backfill")(backfill)
+    app.add_typer(st_app, name="st")

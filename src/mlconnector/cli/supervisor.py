@@ -10,19 +10,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-
-def _die_with_parent() -> None:
-    """Runs in the child before exec: on Linux, SIGTERM it when `mlconnector up` dies.
-
-    Children get their own session (so a terminal Ctrl-C reaches only the supervisor, which
-    stops them in order); this covers the supervisor being killed outright.
-    """
-    if sys.platform != "linux":
-        return
-    import ctypes
-
-    pr_set_pdeathsig = 1
-    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+from mlconnector.common.processes import die_with_parent
 
 
 def console_script(name: str) -> str:
@@ -39,6 +27,11 @@ class Child:
     argv: list[str]
     env: dict[str, str]
     log_path: Path
+    # What stops it: the services finish what they hold on SIGTERM; the simulated Web
+    # Connector ends its cycle loop cleanly on SIGINT (as on a terminal's Ctrl-C).
+    stop_signal: int = signal.SIGTERM
+    # Longer than st-ingest's grace for a poll in progress (10 s) before it is killed.
+    stop_timeout: float = 15.0
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     def start(self) -> None:
@@ -50,25 +43,26 @@ class Child:
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
-            # Own process group: a terminal Ctrl-C reaches only us, and we stop the children
-            # in order (the Web Connector first, the broker last).
+            # Own session: a terminal Ctrl-C reaches only us, and we stop the children in
+            # order (the Web Connector first, the broker last).
             start_new_session=True,
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,
         )
         log.close()
 
     def exited(self) -> int | None:
         return None if self.process is None else self.process.poll()
 
-    def stop(self, timeout: float = 10.0) -> None:
+    def stop(self) -> None:
+        """Signal it (`stop_signal`) and wait for it to finish; kill it after `stop_timeout`."""
         if self.process is None or self.process.poll() is not None:
             return
         try:
-            os.killpg(self.process.pid, signal.SIGTERM)
+            os.killpg(self.process.pid, self.stop_signal)
         except ProcessLookupError:
             return
         try:
-            self.process.wait(timeout=timeout)
+            self.process.wait(timeout=self.stop_timeout)
         except subprocess.TimeoutExpired:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait()

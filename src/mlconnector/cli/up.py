@@ -6,15 +6,18 @@ import asyncio
 import datetime as dt
 import os
 import secrets
+import signal
 import socket
 import sys
 import time
 import urllib.request
 from pathlib import Path
+from typing import Annotated
 
 import nats
+import typer
 
-from mlconnector.cli.runtime import RunState, home, write_state
+from mlconnector.cli.runtime import RunState, home, state_file, write_state
 from mlconnector.cli.supervisor import Child, Supervisor, console_script
 from mlconnector.common.connections import Connection, ConnectionStore
 from mlconnector.common.natsserver import EmbeddedNats
@@ -80,7 +83,25 @@ async def _ensure_demo_connection(nats_url: str, tenant: str, password: str) -> 
         await nc.close()
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    """SIGTERM while starting: stop as on Ctrl-C (the `finally` of run_up stops what started)."""
+    raise KeyboardInterrupt
+
+
+def _still_stopping(signum: int, frame: object) -> None:
+    print("Still stopping: the services are finishing what they hold.", file=sys.stderr)
+
+
 def run_up(every_seconds: float = 5.0) -> int:
+    """Run everything until Ctrl-C (or SIGTERM); the exit code of `mlconnector up`.
+
+    Stopping is ordered: the simulated Web Connector, then the services in the reverse order
+    of their start (each finishes what it holds: a poll in progress, a SOAP call, a batch),
+    the ServiceTitan sandbox, and the NATS server last, so that no service loses its broker
+    while it still needs it. Children run in their own sessions, so a terminal's Ctrl-C
+    reaches only this process; they die with it if it is killed outright.
+    """
+    signal.signal(signal.SIGTERM, _interrupt)
     base = home()
     base.mkdir(parents=True, exist_ok=True)
     logs = base / "logs"
@@ -94,9 +115,10 @@ def run_up(every_seconds: float = 5.0) -> int:
         ports["sandbox"] = _port("STSANDBOX_PORT", 8090)
     busy = [f"{name} ({port})" for name, port in ports.items() if not _port_free(port)]
     if busy:
+        which = f"port {busy[0]} is" if len(busy) == 1 else f"ports {', '.join(busy)} are"
         print(
-            f"Cannot start: port(s) in use: {', '.join(busy)}. Stop what holds them, or set "
-            "QBWC_PORT / INGEST_PORT / AUDIT_PORT / STSANDBOX_PORT.",
+            f"Cannot start: {which} in use; stop what holds them, or set "
+            "QBWC_PORT / INGEST_PORT / AUDIT_PORT / STSANDBOX_PORT to free ones.",
             file=sys.stderr,
         )
         return 2
@@ -104,7 +126,7 @@ def run_up(every_seconds: float = 5.0) -> int:
     embedded: EmbeddedNats | None = None
     nats_url = os.environ.get("NATS_URL", "")
     if not nats_url:
-        embedded = EmbeddedNats(store_dir=base / "nats").start()
+        embedded = EmbeddedNats(store_dir=base / "nats", own_session=True).start()
         nats_url = embedded.url
 
     supervisor = Supervisor()
@@ -139,13 +161,16 @@ def run_up(every_seconds: float = 5.0) -> int:
         asyncio.run(_ensure_demo_connection(nats_url, tenant, password))
 
         gateway_url = f"{urls['gateway']}/qbwc"
+        # The address the Web Connector is given (WSDL, .qwc): QBWC_PUBLIC_URL when the gateway
+        # is published elsewhere (an https proxy), else the local one.
+        public_url = os.environ.get("QBWC_PUBLIC_URL") or gateway_url
         services = [
             ("audit", "mlconnector-audit", {"AUDIT_PORT": str(ports["audit"])}, "audit"),
             ("mapper", "mlconnector-mapper", {}, None),
             (
                 "qbwc-gateway",
                 "mlconnector-qbwc-gateway",
-                {"QBWC_PORT": str(ports["gateway"]), "QBWC_PUBLIC_URL": gateway_url},
+                {"QBWC_PORT": str(ports["gateway"]), "QBWC_PUBLIC_URL": public_url},
                 "gateway",
             ),
             ("st-ingest", "mlconnector-st-ingest", ingest_env, "ingest"),
@@ -179,6 +204,7 @@ def run_up(every_seconds: float = 5.0) -> int:
                     ],
                     {**common, "QBSIM_PASSWORD": password},
                     logs / "web-connector-sim.log",
+                    stop_signal=signal.SIGINT,
                 )
             )
         write_state(
@@ -186,12 +212,13 @@ def run_up(every_seconds: float = 5.0) -> int:
                 nats_url=nats_url,
                 pid=os.getpid(),
                 gateway_url=gateway_url,
+                public_url=public_url,
                 audit_url=urls["audit"],
                 ingest_url=urls["ingest"],
                 sandbox_url=urls.get("sandbox"),
             )
         )
-        _print_banner(urls, gateway_url, nats_url, base, use_sandbox)
+        _print_banner(urls, gateway_url, public_url, nats_url, base, use_sandbox)
         died = supervisor.watch()
         if died is not None:
             print(
@@ -204,30 +231,53 @@ def run_up(every_seconds: float = 5.0) -> int:
         print(f"Cannot start: {exc}", file=sys.stderr)
         exit_code = 1
     finally:
+        signal.signal(signal.SIGINT, _still_stopping)
+        signal.signal(signal.SIGTERM, _still_stopping)
+        # First: the commands must not find a system that is going away.
+        state_file().unlink(missing_ok=True)
         print("\nStopping...", file=sys.stderr)
         supervisor.stop_all()
         if embedded is not None:
             embedded.stop()
-        (base / "run.json").unlink(missing_ok=True)
         print("Stopped.", file=sys.stderr)
     return exit_code
 
 
 def _print_banner(
-    urls: dict[str, str], gateway_url: str, nats_url: str, base: Path, sandbox: bool
+    urls: dict[str, str],
+    gateway_url: str,
+    public_url: str,
+    nats_url: str,
+    base: Path,
+    sandbox: bool,
 ) -> None:
     lines = [
         "ml-connector is running. Ctrl-C stops everything.",
         f"  audit dashboard      {urls['audit']}/",
         f"  audit API            {urls['audit']}/api/records",
         f"  QBWC gateway (SOAP)  {gateway_url}   (WSDL: {gateway_url}?wsdl)",
-        f"  st-ingest            {urls['ingest']}/healthz",
-        f"  NATS                 {nats_url}",
-        f"  logs                 {base / 'logs'}",
     ]
+    if public_url != gateway_url:
+        lines.append(f"  QBWC public address  {public_url}   (QBWC_PUBLIC_URL)")
+    lines.append(f"  st-ingest            {urls['ingest']}/healthz")
     if sandbox:
-        lines.insert(5, f"  ServiceTitan sandbox {urls['sandbox']}  (no ST_CLIENT_ID: demo data)")
+        lines.append(f"  ServiceTitan sandbox {urls['sandbox']}  (no ST_CLIENT_ID: demo data)")
+    lines += [f"  NATS                 {nats_url}", f"  logs                 {base / 'logs'}"]
+    if sandbox:
         lines.append(
             "  a simulated Web Connector syncs the demo QuickBooks company every few seconds"
         )
     print("\n".join(lines), flush=True)
+
+
+def up(
+    every: Annotated[
+        float, typer.Option(help="seconds between simulated Web Connector cycles")
+    ] = 5.0,
+) -> None:
+    """Run everything: NATS, the four services, and (without ST credentials) the simulators."""
+    raise typer.Exit(run_up(every_seconds=every))
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(up)

@@ -65,6 +65,9 @@ def make_broker(
         # FastStream logs every batch received/processed; that belongs in DEBUG, the audit
         # trail is where an operator reads what happened to each record.
         log_level=logging.DEBUG,
+        # Our logger, not FastStream's default one, whose handler writes colour escape codes
+        # into log files; this one propagates to the process's set-up (common.logs).
+        logger=logging.getLogger("mlconnector.broker"),
     )
 
 

@@ -12,6 +12,8 @@ import urllib.request
 from pathlib import Path
 from types import TracebackType
 
+from mlconnector.common.processes import die_with_parent
+
 
 def nats_server_binary() -> str:
     beside_python = Path(sys.executable).parent / "nats-server"
@@ -27,9 +29,20 @@ class EmbeddedNats:
     """A private nats-server with JetStream on 127.0.0.1 and ports the OS picked.
 
     Never assumes 4222 is free: the server chooses its ports and writes them to a ports file.
+
+    `own_session=True` (what `mlconnector up` uses) starts it in its own session, so that a
+    terminal's Ctrl-C does not stop the broker before the services that still use it; it
+    still dies with its parent (`die_with_parent`). Start it from the main thread then.
     """
 
-    def __init__(self, store_dir: Path | None = None, startup_timeout: float = 20.0) -> None:
+    def __init__(
+        self,
+        store_dir: Path | None = None,
+        startup_timeout: float = 20.0,
+        *,
+        own_session: bool = False,
+    ) -> None:
+        self._own_session = own_session
         self._own_store = store_dir is None
         self.store_dir = store_dir or Path(tempfile.mkdtemp(prefix="mlc-nats-"))
         self._startup_timeout = startup_timeout
@@ -61,6 +74,8 @@ class EmbeddedNats:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            start_new_session=self._own_session,
+            preexec_fn=die_with_parent if self._own_session else None,
         )
         deadline = time.monotonic() + self._startup_timeout
         while time.monotonic() < deadline:

@@ -15,6 +15,7 @@ from mlconnector.audit.consumer import AuditConsumers
 from mlconnector.audit.db import AuditDb
 from mlconnector.audit.gctune import tune_after_start
 from mlconnector.audit.settings import AuditSettings
+from mlconnector.common.logs import setup_logging
 
 log = logging.getLogger("mlconnector.audit")
 
@@ -46,7 +47,7 @@ async def serve(settings: AuditSettings, stop: asyncio.Event) -> None:
                 ),
                 host=settings.host,
                 port=settings.port,
-                log_level="warning",
+                log_config=None,  # our set-up (common.logs), plain lines in files
                 lifespan="off",
             )
         )
@@ -75,9 +76,7 @@ async def _main(settings: AuditSettings) -> None:
 
 def main() -> None:
     settings = AuditSettings()
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
+    setup_logging(settings.log_level)
     asyncio.run(_main(settings))
 
 

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import signal
 
+from mlconnector.common.logs import setup_logging
 from mlconnector.mapper.service import MapperService
 from mlconnector.mapper.settings import MapperSettings
 
@@ -29,10 +30,7 @@ async def _main(settings: MapperSettings) -> None:
 
 def main() -> None:
     settings = MapperSettings()
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
+    setup_logging(settings.log_level)
     asyncio.run(_main(settings))
 
 

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import uvicorn
 
 from mlconnector.common.broker import jetstream, make_broker
+from mlconnector.common.logs import setup_logging
 from mlconnector.common.streams import declare_all
 from mlconnector.common.telemetry import make_tracer_provider
 from mlconnector.gateway.app import create_app
@@ -36,7 +37,7 @@ async def serve(settings: GatewaySettings) -> None:
             create_app(service),
             host=settings.qbwc_host,
             port=settings.qbwc_port,
-            log_level=settings.log_level.lower(),
+            log_config=None,  # our set-up (common.logs), plain lines in files
             lifespan="off",
         )
         server = _Server(config)
@@ -66,10 +67,7 @@ class _Server(uvicorn.Server):
 
 def main() -> None:
     settings = GatewaySettings()
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
+    setup_logging(settings.log_level)
     log.info(
         "QBWC gateway on %s:%s (public %s), NATS %s",
         settings.qbwc_host,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from mlconnector.common.settings import BaseServiceSettings
 
@@ -11,8 +11,8 @@ class GatewaySettings(BaseServiceSettings):
     qbwc_host: str = Field(default="127.0.0.1", alias="QBWC_HOST")
     qbwc_port: int = Field(default=8080, ge=0, le=65535, alias="QBWC_PORT")
     # What the WSDL's soap:address and the .qwc AppURL say; the Web Connector insists on
-    # https except for localhost.
-    qbwc_public_url: str = Field(default="http://localhost:8080/qbwc", alias="QBWC_PUBLIC_URL")
+    # https except for localhost. Unset: http://localhost:<QBWC_PORT>/qbwc.
+    qbwc_public_url: str = Field(default="", alias="QBWC_PUBLIC_URL")
     # Requests per qbXML message: QuickBooks must answer one message within the Web
     # Connector's timeout (about 60 s), so a backlog is cut into rounds of this size.
     qbwc_batch_size: int = Field(default=50, ge=1, le=500, alias="QBWC_BATCH_SIZE")
@@ -38,3 +38,10 @@ class GatewaySettings(BaseServiceSettings):
     # Unset: the Web Connector keeps the schedule the user gave it.
     qbwc_postpone_seconds: int | None = Field(default=None, ge=1, alias="QBWC_POSTPONE_SECONDS")
     qbwc_min_run_seconds: int | None = Field(default=None, ge=1, alias="QBWC_MIN_RUN_SECONDS")
+
+    @model_validator(mode="after")
+    def _local_public_url(self) -> GatewaySettings:
+        """Without QBWC_PUBLIC_URL the gateway is reached where it listens, on this machine."""
+        if not self.qbwc_public_url:
+            self.qbwc_public_url = f"http://localhost:{self.qbwc_port}/qbwc"
+        return self

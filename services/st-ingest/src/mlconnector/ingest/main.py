@@ -8,7 +8,6 @@ import logging
 import os
 import signal
 import socket
-import sys
 import uuid
 from collections.abc import Iterator
 
@@ -17,6 +16,7 @@ import uvicorn
 
 from mlconnector.common.broker import jetstream, make_broker
 from mlconnector.common.idmap import IdMap
+from mlconnector.common.logs import setup_logging
 from mlconnector.common.streams import KV_ST_STATE, KV_WEBHOOK_IDS, check_token, declare_all
 from mlconnector.common.telemetry import make_tracer_provider
 from mlconnector.ingest.app import create_app
@@ -101,7 +101,7 @@ async def run(settings: IngestSettings, stop: asyncio.Event | None = None) -> No
                 app,
                 host=settings.host,
                 port=settings.port,
-                log_level=settings.log_level.lower(),
+                log_config=None,  # our set-up (common.logs), plain lines in files
                 lifespan="off",
             )
         )
@@ -168,11 +168,7 @@ async def run(settings: IngestSettings, stop: asyncio.Event | None = None) -> No
 
 def main() -> None:
     settings = IngestSettings()
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-        stream=sys.stderr,
-    )
+    setup_logging(settings.log_level)
 
     async def _main() -> None:
         stop = asyncio.Event()

@@ -602,7 +602,11 @@ class ExportPoller:
                 page_number += 1
 
     def _log(self, feed: Feed, report: FeedReport) -> None:
-        log.info(
+        # A poll that found nothing new (or only records already seen, as the list feeds'
+        # overlap re-reads) is DEBUG: at INFO the idle demo wrote a line per feed every 3 s.
+        idle = report.received == report.duplicates and not report.errors and not report.failure
+        log.log(
+            logging.DEBUG if idle else logging.INFO,
             "tenant %s %s: %d pages, %d received, %d published, %d already seen, "
             "%d not posted, %d inactive, %d bad%s",
             self.tenant,

@@ -9,9 +9,11 @@ delete a transaction dated on or before it), or clears it with `none`."""
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Callable, Sequence
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, TextIO
 
 from mlconnector.qbsim.company import Company
@@ -165,7 +167,8 @@ def print_table(company: Company, what: str, out: TextIO) -> None:
     )
     voided = sum(1 for r in records if getattr(r, "is_voided", False))
     tail = f" ({voided} void)" if voided else ""
-    print(f"{len(records)} {what}{tail}; {columns[index][0].lower()} {total:.2f}", file=out)
+    count = what if len(records) != 1 else what.removesuffix("s")
+    print(f"{len(records)} {count}{tail}; {columns[index][0].lower()} {total:.2f}", file=out)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -190,8 +193,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run(argv: Sequence[str], *, out: TextIO, open_company: Callable[[str], Company]) -> int:
+    """Print one list; 2 (nothing printed) when --company names no existing file."""
     parser = build_parser()
     args = parser.parse_args(list(argv))
+    if args.company != ":memory:" and not Path(args.company).is_file():
+        # Opening it would create an empty company and report 0 records: a typo in the path
+        # must not look like an empty company file.
+        print(
+            f"Error: there is no company file at {args.company}: give the path a simulated Web "
+            "Connector wrote (`mlconnector up` keeps its demo company in "
+            "~/.mlconnector/quickbooks-demo.sqlite).",
+            file=sys.stderr,
+        )
+        return 2
     if args.list != CLOSING_DATE and args.value is not None:
         parser.error(f"unexpected argument {args.value!r} after {args.list}")
     new_date: date | None = None

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 import uvicorn
 
+from mlconnector.common.logs import setup_logging
 from mlconnector.stsandbox.app import create_app
 from mlconnector.stsandbox.settings import SandboxSettings
 
@@ -29,7 +30,7 @@ async def serve(settings: SandboxSettings) -> None:
         create_app(settings),
         host=settings.host,
         port=settings.port,
-        log_level=settings.log_level.lower(),
+        log_config=None,  # our set-up (common.logs), plain lines in files
         lifespan="off",
     )
     server = _Server(config)
@@ -54,9 +55,7 @@ async def serve(settings: SandboxSettings) -> None:
 
 def main() -> None:
     settings = SandboxSettings()
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
+    setup_logging(settings.log_level)
     asyncio.run(serve(settings))
 
 
