@@ -21,9 +21,29 @@ def _names(typer_app: typer.Typer) -> list[str]:
 
 def test_every_fixed_command_is_registered() -> None:
     assert sorted(_names(app)) == sorted(
-        ["up", "map", "qwc", "status", "replay", "connection", "sim"]
+        [
+            "up",
+            "map",
+            "qwc",
+            "status",
+            "replay",
+            "connection",
+            "sim",
+            "backfill",
+            "st",
+            "reconcile",
+            "retry",
+        ]
     )
-    assert sorted(_names(group(app, "connection"))) == ["add", "list", "mapping", "remove", "show"]
+    assert sorted(_names(group(app, "connection"))) == [
+        "add",
+        "credentials",
+        "list",
+        "mapping",
+        "remove",
+        "settings",
+        "show",
+    ]
     assert _names(group(app, "sim")) == ["quickbooks"]
     assert len(COMMAND_MODULES) == len(set(COMMAND_MODULES))
 
