@@ -50,6 +50,12 @@ KV_SESSIONS = "qbwc-sessions"
 KV_ID_MAP = "id-map"
 KV_WATERMARKS = "watermarks"
 KV_INFLIGHT = "inflight"
+# QBWC user name -> connection name (connections.py keeps it; authenticate reads one key).
+KV_QBWC_USERS = "qbwc-users"
+# Failed-login counters shared by every gateway replica (gateway/throttle.py); entries are
+# only useful for minutes, the bucket TTL collects the rest.
+KV_AUTH_LIMITS = "qbwc-auth-limits"
+AUTH_LIMITS_TTL_SECONDS = 3600
 SESSION_TTL_SECONDS = 3600
 ALL_BUCKETS: dict[str, float | None] = {
     KV_CONNECTIONS: None,
@@ -59,6 +65,8 @@ ALL_BUCKETS: dict[str, float | None] = {
     # A command sent to QuickBooks whose answer we have not seen yet: its next attempt
     # must first look the object up (DESIGN rule 1).
     KV_INFLIGHT: None,
+    KV_QBWC_USERS: None,
+    KV_AUTH_LIMITS: AUTH_LIMITS_TTL_SECONDS,
 }
 
 
