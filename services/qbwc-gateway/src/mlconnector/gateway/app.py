@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
@@ -44,7 +45,7 @@ def _handlers(service: QbwcService) -> dict[str, Callable[[SoapCall], Awaitable[
         "serverVersion": lambda call: service.server_version(),
         "clientVersion": lambda call: service.client_version(call.params["strVersion"]),
         "authenticate": lambda call: service.authenticate(
-            call.params["strUserName"], call.params["strPassword"]
+            call.params["strUserName"], call.params["strPassword"], call.client
         ),
         "sendRequestXML": send_request_xml,
         "receiveResponseXML": lambda call: service.receive_response_xml(
@@ -89,6 +90,7 @@ def create_app(service: QbwcService) -> FastAPI:
         ) as span:
             try:
                 call = parse_call(bytes(body), max_bytes=settings.qbwc_max_body_bytes)
+                call = replace(call, client=request.client.host if request.client else "")
                 span.update_name(f"qbwc {call.operation}")
                 span.set_attribute("qbwc.operation", call.operation)
                 result = await handlers[call.operation](call)

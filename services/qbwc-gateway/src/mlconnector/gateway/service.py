@@ -8,7 +8,6 @@ command (responses.py, outcomes.py).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 from faststream.nats import NatsBroker
@@ -19,10 +18,10 @@ from opentelemetry.trace import Tracer
 
 from mlconnector.common.connections import ConnectionStore
 from mlconnector.common.idmap import IdMap
-from mlconnector.common.passwords import hash_password, verify_password
 from mlconnector.common.qbxml import QbxmlResponseError, parse_response
-from mlconnector.common.streams import KV_INFLIGHT
+from mlconnector.common.streams import KV_AUTH_LIMITS, KV_INFLIGHT
 from mlconnector.common.xmlsafe import UnsafeXMLError
+from mlconnector.gateway.authn import Authenticator
 from mlconnector.gateway.markers import InflightMarkers
 from mlconnector.gateway.outcomes import Outcomes
 from mlconnector.gateway.queue import CommandQueue
@@ -30,14 +29,14 @@ from mlconnector.gateway.responses import ResponseSettler
 from mlconnector.gateway.rounds import RoundPlanner
 from mlconnector.gateway.sessions import Item, SessionState, SessionStore, new_ticket
 from mlconnector.gateway.settings import GatewaySettings
+from mlconnector.gateway.throttle import LoginThrottle
 from mlconnector.gateway.tracing import annotate_connection
+from mlconnector.gateway.verifier import PasswordVerifier
 
 log = logging.getLogger(__name__)
 
 SERVER_VERSION = "ml-connector qbwc-gateway 0.1.0"
 UNKNOWN_TICKET = "unknown or expired ticket"
-# Verified when the user name is unknown, so a wrong name costs as long as a wrong password.
-_DUMMY_HASH = hash_password("not-a-real-password")
 
 
 class QbwcService:
@@ -51,6 +50,7 @@ class QbwcService:
         inflight: KeyValue,
         queue: CommandQueue,
         tracer: Tracer,
+        authenticator: Authenticator,
     ) -> None:
         # Outcomes go through the broker (its telemetry middleware, outcomes.py); pulls, acks
         # and KV use its nats-py connection directly.
@@ -58,6 +58,7 @@ class QbwcService:
         self.tracer = tracer
         self.settings = settings
         self._connections = connections
+        self._auth = authenticator
         self._sessions = sessions
         self._queue = queue
         markers = InflightMarkers(inflight)
@@ -77,15 +78,25 @@ class QbwcService:
         gateway's spans and the middleware's are exported together (default: the global)."""
         nc = broker.connection
         js = nc.jetstream()
+        connections = await ConnectionStore.open(js)
+        # Connections stored before the user-name index existed get indexed (one scan).
+        await connections.reindex_usernames()
+        verifier = PasswordVerifier(
+            workers=settings.qbwc_auth_workers,
+            max_waiting=settings.qbwc_auth_max_waiting,
+            ttl=settings.qbwc_auth_cache_seconds,
+        )
+        throttle = LoginThrottle(await js.key_value(KV_AUTH_LIMITS))
         return cls(
             broker,
             settings,
-            await ConnectionStore.open(js),
+            connections,
             await SessionStore.open(js),
             await IdMap.open(js),
             await js.key_value(KV_INFLIGHT),
             await CommandQueue.open(nc, settings.qbwc_ack_wait_seconds),
             trace.get_tracer("mlconnector.gateway", tracer_provider=tracer_provider),
+            Authenticator(connections, throttle, verifier),
         )
 
     def is_connected(self) -> bool:
@@ -100,13 +111,13 @@ class QbwcService:
         # Every Web Connector version that speaks qbXML 13 is fine; "" means "go ahead".
         return ""
 
-    async def authenticate(self, username: str, password: str) -> list[str]:
-        connection = await self._connections.by_username(username) if username else None
-        password_hash = connection.password_hash if connection else _DUMMY_HASH
-        # argon2 is deliberately slow: keep it off the event loop.
-        valid = await asyncio.to_thread(verify_password, password_hash, password)
-        if connection is None or not valid:
-            log.warning("authenticate refused for QBWC user %r", username)
+    async def authenticate(self, username: str, password: str, address: str = "") -> list[str]:
+        """`address`: the client address (rate limits per address; authn.py)."""
+        result = await self._auth.authenticate(username, password, address)
+        if result.verdict == "busy":
+            return ["", "busy"]
+        connection = result.connection
+        if connection is None:
             return ["", "nvu"]
         annotate_connection(connection.name)
         await self._take_over(connection.name)

@@ -48,6 +48,8 @@ def client_fault(message: str) -> SoapFault:
 class SoapCall:
     operation: str
     params: dict[str, str]
+    # The HTTP client's address (app.py fills it in): authenticate's rate limits count by it.
+    client: str = ""
 
 
 def _local(tag: str) -> tuple[str | None, str]:
