@@ -10,6 +10,8 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
+from mlconnector.gateway.interactive import interactive_handlers
+from mlconnector.gateway.qbxmlversion import parse_version_number
 from mlconnector.gateway.service import QbwcService
 from mlconnector.gateway.soap import (
     SoapCall,
@@ -27,19 +29,18 @@ XML = "text/xml; charset=utf-8"
 Result = str | int | list[str]
 
 
-def _int(value: str) -> int:
-    try:
-        return int(value or 0)
-    except ValueError as exc:
-        raise client_fault(f"expected an integer, got {value!r}") from exc
-
-
 def _handlers(service: QbwcService) -> dict[str, Callable[[SoapCall], Awaitable[Result]]]:
     async def send_request_xml(call: SoapCall) -> Result:
-        # Validated as the WSDL's s:int even though the reply does not depend on them.
-        _int(call.params["qbXMLMajorVers"])
-        _int(call.params["qbXMLMinorVers"])
-        return await service.send_request_xml(call.params["ticket"])
+        major, minor = call.params["qbXMLMajorVers"], call.params["qbXMLMinorVers"]
+        for value in (major, minor):
+            # The WSDL's s:int; "13.0" is accepted too, as some clients send it.
+            try:
+                parse_version_number(value)
+            except ValueError as exc:
+                raise client_fault(f"expected an integer, got {value!r}") from exc
+        return await service.send_request_xml(
+            call.params["ticket"], call.params["strHCPResponse"], major, minor
+        )
 
     return {
         "serverVersion": lambda call: service.server_version(),
@@ -59,6 +60,7 @@ def _handlers(service: QbwcService) -> dict[str, Callable[[SoapCall], Awaitable[
         ),
         "getLastError": lambda call: service.get_last_error(call.params["ticket"]),
         "closeConnection": lambda call: service.close_connection(call.params["ticket"]),
+        **interactive_handlers(),
     }
 
 

@@ -22,8 +22,11 @@ from mlconnector.common.qbxml import QbxmlResponseError, parse_response
 from mlconnector.common.streams import KV_AUTH_LIMITS, KV_INFLIGHT
 from mlconnector.common.xmlsafe import UnsafeXMLError
 from mlconnector.gateway.authn import Authenticator
+from mlconnector.gateway.clientversion import client_version_answer
+from mlconnector.gateway.hresults import explain_hresult
 from mlconnector.gateway.markers import InflightMarkers
 from mlconnector.gateway.outcomes import Outcomes
+from mlconnector.gateway.qbxmlversion import UnsupportedQuickBooks, choose_qbxml_version
 from mlconnector.gateway.queue import CommandQueue
 from mlconnector.gateway.responses import ResponseSettler
 from mlconnector.gateway.rounds import RoundPlanner
@@ -108,8 +111,11 @@ class QbwcService:
         return SERVER_VERSION
 
     async def client_version(self, version: str) -> str:
-        # Every Web Connector version that speaks qbXML 13 is fine; "" means "go ahead".
-        return ""
+        # "" go ahead, "W:" warn, "E:" refuse: which builds and why in clientversion.py.
+        answer = client_version_answer(version)
+        if answer:
+            log.warning("Web Connector %r answered %s", version, answer[:2])
+        return answer
 
     async def authenticate(self, username: str, password: str, address: str = "") -> list[str]:
         """`address`: the client address (rate limits per address; authn.py)."""
@@ -138,10 +144,23 @@ class QbwcService:
             return ["" if postpone is None else str(postpone), str(min_run)]
         return [] if postpone is None else [str(postpone)]
 
-    async def send_request_xml(self, ticket: str) -> str:
+    async def send_request_xml(
+        self, ticket: str, hcp_response: str = "", major: str = "", minor: str = ""
+    ) -> str:
+        """`hcp_response`, `major`, `minor`: what the Web Connector reports of QuickBooks
+        (strHCPResponse, qbXMLMajorVers, qbXMLMinorVers); they choose the qbXML version."""
         state = await self._session(ticket)
         if state is None:
             return ""
+        try:
+            # The version this session's messages are built in (qbxmlversion.py).
+            # TODO(lead): hand `qbxml_version` to the round builder's build_message(version=).
+            qbxml_version = choose_qbxml_version(hcp_response, major, minor)
+        except UnsupportedQuickBooks as exc:
+            state.last_error = str(exc)
+            await self._sessions.put(state)
+            return ""
+        log.debug("session %s... speaks qbXML %s", ticket[:8], qbxml_version)
         state.rounds += 1
         if state.sent:
             # Asked again without an answer to the last message: its outcome is unknown,
@@ -161,10 +180,7 @@ class QbwcService:
         if state is None:
             return -1
         if hresult:
-            state.last_error = (
-                f"QuickBooks reported {hresult}: {message or 'no message'}; "
-                "the requests will be sent again next cycle."
-            )
+            state.last_error = explain_hresult(hresult, message, "request")
             await self._responses.retry_all(state, state.last_error)
             await self._sessions.put(state)
             return -1
@@ -186,10 +202,7 @@ class QbwcService:
         state = await self._session(ticket)
         if state is None:
             return "done"
-        state.last_error = (
-            f"The Web Connector could not reach QuickBooks ({hresult}: {message}); "
-            "nothing was lost, the commands go next cycle."
-        )
+        state.last_error = explain_hresult(hresult, message, "connection")
         await self._release([*state.sent_items(), *state.held])
         state.sent, state.held = [], []
         await self._sessions.put(state)
