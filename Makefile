@@ -22,10 +22,15 @@ up: setup
 test: setup
 	$(UV) run --frozen pytest
 
-# Figures, not a test: the mapper's events/s beside a bare nats-py loop (bench/mapper/run.py).
-.PHONY: bench
+# Figures, not a test: the mapper's events/s beside a bare nats-py loop (bench/mapper/run.py),
+# and the QBWC gateway under 50/200/500 concurrent Web Connectors (bench/gateway/run.py).
+.PHONY: bench bench-gateway
 bench: setup
 	$(UV) run --frozen python -m bench.mapper $(BENCH_ARGS)
+	$(UV) run --frozen python -m bench.gateway $(GATEWAY_BENCH_ARGS)
+
+bench-gateway: setup
+	$(UV) run --frozen python -m bench.gateway $(GATEWAY_BENCH_ARGS)
 
 lint: setup
 	$(UV) run --frozen ruff check .
