@@ -27,7 +27,8 @@ class CapturingTransport(zeep.Transport):  # type: ignore[misc]
         self.sent: list[tuple[bytes, dict[str, str]]] = []
 
     def post_xml(self, address: str, envelope: Any, headers: dict[str, str]) -> Any:
-        self.sent.append((etree.tostring(envelope, xml_declaration=True, encoding="utf-8"), headers))
+        body = etree.tostring(envelope, xml_declaration=True, encoding="utf-8")
+        self.sent.append((body, headers))
         raise Sent
 
 
