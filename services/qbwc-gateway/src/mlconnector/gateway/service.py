@@ -154,7 +154,8 @@ class QbwcService:
             return ""
         try:
             # The version this session's messages are built in (qbxmlversion.py).
-            # TODO(lead): hand `qbxml_version` to the round builder's build_message(version=).
+            # The round builder still builds envelope.QBXML_VERSION; the session-core rewrite
+            # hands it `qbxml_version` (build_message(version=...)).
             qbxml_version = choose_qbxml_version(hcp_response, major, minor)
         except UnsupportedQuickBooks as exc:
             state.last_error = str(exc)
