@@ -87,8 +87,9 @@ class LoginThrottle:
         return None
 
     async def failed(self, user: str, address: str) -> None:
-        for _, item, ids in self._limits(user, address):
-            await self._limiter.hit(item, *ids)
+        await asyncio.gather(
+            *(self._limiter.hit(item, *ids) for _, item, ids in self._limits(user, address))
+        )
 
     async def succeeded(self, user: str, address: str) -> None:
         """Forget this pair's failures and remember the address as known good for the user."""
