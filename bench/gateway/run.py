@@ -37,7 +37,7 @@ import os
 import platform
 import shutil
 import socket
-import statistics
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -63,6 +63,22 @@ from mlconnector.qbsim.processor import QbxmlProcessor
 COMPANY_FILE = r"C:\Users\Public\Documents\Intuit\QuickBooks\Company Files\Bench.qbw"
 PASS_DEADLINE_SECONDS = 180.0
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+# Each simulated Web Connector has its own HTTP client and connection, as each is its own
+# machine (one shared httpx pool serialises hundreds of connections behind its lock); they
+# share one TLS context because building one per client costs more than the session.
+_TLS = ssl.create_default_context()
+
+
+def web_connector_client() -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        verify=_TLS,
+        limits=httpx.Limits(max_connections=1),
+        timeout=httpx.Timeout(PASS_DEADLINE_SECONDS),
+    )
+
+
+def describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"[:120]
 
 
 @dataclass
@@ -179,6 +195,22 @@ async def call(
 
 
 async def web_connector(
+    delay: float,
+    url: str,
+    load: Load,
+    qb: SimQuickBooks,
+    connection: str,
+    password: str,
+    expected_commands: int,
+) -> None:
+    """One scheduled update of one Web Connector, as QBWC runs it, `delay` seconds after the
+    pass starts."""
+    await asyncio.sleep(delay)
+    async with web_connector_client() as client:
+        await _session(client, url, load, qb, connection, password, expected_commands)
+
+
+async def _session(
     client: httpx.AsyncClient,
     url: str,
     load: Load,
@@ -187,7 +219,6 @@ async def web_connector(
     password: str,
     expected_commands: int,
 ) -> None:
-    """One scheduled update of one Web Connector, as QBWC runs it."""
     started = time.perf_counter()
     auth = await call(client, url, load, "authenticate", f"{connection}-user", password)
     assert isinstance(auth, list)
@@ -216,36 +247,37 @@ async def web_connector(
 
 
 async def run_pass(
-    url: str, sessions: list[tuple[str, str]], qb: SimQuickBooks, commands: int
+    url: str, sessions: list[tuple[str, str]], qb: SimQuickBooks, commands: int, ramp: float
 ) -> Load:
+    """Every session once; session i starts at i * ramp / N seconds (ramp 0: all at once)."""
     load = Load(commands=len(sessions) * commands)
-    limits = httpx.Limits(max_connections=len(sessions) + 8, max_keepalive_connections=None)
-    timeout = httpx.Timeout(PASS_DEADLINE_SECONDS)
-    async with httpx.AsyncClient(limits=limits, timeout=timeout) as client:
-        tasks = [
-            asyncio.create_task(web_connector(client, url, load, qb, name, pw, commands))
-            for name, pw in sessions
-        ]
-        started = time.perf_counter()
-        done, pending = await asyncio.wait(tasks, timeout=PASS_DEADLINE_SECONDS)
-        load.wall = time.perf_counter() - started
-        for task in pending:
-            task.cancel()
-            load.errors.append("unfinished at the deadline")
-        for task in done:
-            if task.exception() is not None:
-                load.errors.append(str(task.exception())[:120])
-        await asyncio.gather(*pending, return_exceptions=True)
+    n = len(sessions)
+    tasks = [
+        asyncio.create_task(web_connector(i * ramp / n, url, load, qb, name, pw, commands))
+        for i, (name, pw) in enumerate(sessions)
+    ]
+    started = time.perf_counter()
+    done, pending = await asyncio.wait(tasks, timeout=PASS_DEADLINE_SECONDS + ramp)
+    load.wall = time.perf_counter() - started
+    for task in pending:
+        task.cancel()
+        load.errors.append("unfinished at the deadline")
+    for task in done:
+        exc = task.exception()
+        if exc is not None:
+            load.errors.append(describe(exc))
+    await asyncio.gather(*pending, return_exceptions=True)
     return load
 
 
-async def run_echo(url: str, n: int) -> Load:
-    """The same N clients making the same four calls against the echo endpoint."""
+async def run_echo(url: str, n: int, ramp: float) -> Load:
+    """The same N clients, on the same schedule, making the same four calls against the echo
+    endpoint."""
     load = Load()
-    limits = httpx.Limits(max_connections=n + 8, max_keepalive_connections=None)
-    async with httpx.AsyncClient(limits=limits, timeout=60) as client:
 
-        async def one(i: int) -> None:
+    async def one(i: int) -> None:
+        await asyncio.sleep(i * ramp / n)
+        async with web_connector_client() as client:
             for operation, args in (
                 ("authenticate", (f"c{i}-user", "pw")),
                 ("sendRequestXML", ("t", "", COMPANY_FILE, "US", 13, 0)),
@@ -253,14 +285,18 @@ async def run_echo(url: str, n: int) -> Load:
                 ("closeConnection", ("t",)),
             ):
                 started = time.perf_counter()
-                response = await client.post(
-                    url, content=envelope(operation, *args), headers=headers(operation)
-                )
+                try:
+                    response = await client.post(
+                        url, content=envelope(operation, *args), headers=headers(operation)
+                    )
+                except httpx.HTTPError as exc:
+                    load.errors.append(describe(exc))
+                    return
                 load.latencies[operation].append(time.perf_counter() - started)
                 if response.status_code != 200:
                     load.errors.append(f"HTTP {response.status_code}")
 
-        await asyncio.gather(*(one(i) for i in range(n)))
+    await asyncio.gather(*(one(i) for i in range(n)))
     return load
 
 
@@ -317,31 +353,39 @@ def ms(seconds: float) -> str:
     return f"{seconds * 1000:.1f} ms"
 
 
-def report(n: int, label: str, load: Load, echo: Load, cpu: float, rss: float, msgs: int) -> None:
+def report(
+    n: int, label: str, load: Load, echo: Load, cpu: float, rss: float, msgs: int, qb_ms: float
+) -> None:
     every = load.all_latencies()
     p50, p99 = percentile(every, 0.5), percentile(every, 0.99)
     echo_all = echo.all_latencies()
     echo_p50, echo_p99 = percentile(echo_all, 0.5), percentile(echo_all, 0.99)
     finished = len(load.session_walls)
-    walls = sum(load.session_walls) or float("nan")
     print(
-        f"  {label:<10} sessions {finished}/{n}, SOAP calls {len(every)}, errors {len(load.errors)}"
+        f"  {label}: sessions {finished}/{n}, SOAP calls {len(every)}, errors {len(load.errors)}"
         f" (pass wall {load.wall:.1f} s)"
     )
     print(
-        f"    latency all calls: p50 {ms(p50)}, p99 {ms(p99)}; "
-        f"vs echo p50 {p50 / echo_p50:.1f}x, p99 {p99 / echo_p99:.1f}x"
+        f"    latency all calls: p50 {ms(p50)}, p99 {ms(p99)}; echo on the same schedule "
+        f"p50 {ms(echo_p50)}, p99 {ms(echo_p99)}; ratio p50 {p50 / echo_p50:.1f}x, "
+        f"p99 {p99 / echo_p99:.1f}x"
     )
     for operation, values in load.latencies.items():
         print(
             f"      {operation:<19} n={len(values):<5} p50 {ms(percentile(values, 0.5)):>10}"
             f"  p99 {ms(percentile(values, 0.99)):>10}"
         )
-    per_command = cpu / load.commands if load.commands else float("nan")
+    sessions = max(1, n)
+    per_session = cpu / sessions
+    qb_per_session = qb_ms / 1000 * load.commands / sessions
+    # The share of a session's wall time the gateway accounts for when nothing queues:
+    # its CPU for the session over (that CPU + QuickBooks' time for the session's requests).
+    share = per_session / (per_session + qb_per_session) if qb_per_session else float("nan")
     print(
-        f"    gateway RSS peak {rss:.0f} MB; CPU {cpu:.2f} s = {ms(per_command)} per command, "
-        f"{100 * cpu / walls:.1f}% of the sessions' wall time (median session "
-        f"{ms(statistics.median(load.session_walls) if load.session_walls else float('nan'))})"
+        f"    gateway RSS peak {rss:.0f} MB; CPU {cpu:.2f} s = {ms(per_session)} per session, "
+        f"{ms(cpu / max(1, len(every)))} per SOAP call, {ms(cpu / max(1, load.commands))} per "
+        f"command; {100 * share:.1f}% of a session's wall time at {qb_ms:.0f} ms of QuickBooks "
+        "time per request"
     )
     print(
         f"    NATS messages from the gateway: {msgs}, {msgs / max(1, load.commands):.1f} per "
@@ -408,36 +452,37 @@ async def bench_size(
         health = f"http://127.0.0.1:{port}/healthz"
         qb = SimQuickBooks(args.qb_ms / 1000)
         print(f"\nN = {n} Web Connectors ({n} connections, {args.commands} command(s) each)")
+        # (label, ramp): all N start at once (every schedule aligned to the second), then the
+        # next poll both at once and spread over --ramp seconds (schedules that coincide
+        # within that window).
+        passes = [
+            ("first poll, all at once", 0.0),
+            ("next poll, all at once", 0.0),
+            (f"next poll, spread over {args.ramp:.0f} s", args.ramp),
+        ]
+        results = []
         with child(gateway_command(args.gateway_cmd), env, health, workdir / f"gw-{n}.log") as pid:
-            loads = []
-            for label in ("first poll", "next poll"):
+            for label, ramp in passes:
                 await queue_commands(server.url, names, args.commands, f"{label} {n}")
                 sessions = [(name, passwords[name]) for name in names]
-                loads.append(
-                    (
-                        label,
-                        await measured(
-                            pid,
-                            server.monitor_url,
-                            lambda s=sessions: run_pass(url, s, qb, args.commands),
-                        ),
-                    )
+                measure = await measured(
+                    pid,
+                    server.monitor_url,
+                    lambda s=sessions, r=ramp: run_pass(url, s, qb, args.commands, r),
                 )
+                results.append((label, ramp, measure))
         echo_port = free_port()
-        echo_env = {**os.environ}
+        echoes: dict[float, Load] = {}
         with child(
             [sys.executable, "-m", "bench.gateway.echo", str(echo_port)],
-            echo_env,
+            dict(os.environ),
             f"http://127.0.0.1:{echo_port}/healthz",
             workdir / f"echo-{n}.log",
         ):
-            echo = await run_echo(f"http://127.0.0.1:{echo_port}/qbwc", n)
-        print(
-            f"  echo baseline: p50 {ms(percentile(echo.all_latencies(), 0.5))}, "
-            f"p99 {ms(percentile(echo.all_latencies(), 0.99))}, errors {len(echo.errors)}"
-        )
-        for label, (load, cpu, rss, msgs) in loads:
-            report(n, label, load, echo, cpu, rss, msgs)
+            for ramp in sorted({ramp for _, ramp in passes}):
+                echoes[ramp] = await run_echo(f"http://127.0.0.1:{echo_port}/qbwc", n, ramp)
+        for label, ramp, (load, cpu, rss, msgs) in results:
+            report(n, label, load, echoes[ramp], cpu, rss, msgs, args.qb_ms)
 
 
 def main() -> None:
@@ -446,6 +491,9 @@ def main() -> None:
     parser.add_argument("--qb-ms", type=float, default=20.0, help="QuickBooks time per request")
     parser.add_argument("--commands", type=int, default=1, help="commands per connection")
     parser.add_argument("--gateway-cmd", default=None, help="gateway executable to measure")
+    parser.add_argument(
+        "--ramp", type=float, default=20.0, help="seconds the spread pass starts sessions over"
+    )
     args = parser.parse_args()
     sizes = [int(x) for x in args.sizes.split(",")]
     print(
