@@ -25,12 +25,17 @@ test: setup
 # Figures, not tests: the mapper's events/s beside a bare nats-py loop (bench/mapper/run.py);
 # st-ingest's backfill records/s beside a bare fetch -> publish loop, and calls/s (bench/ingest);
 # audit's consume rate beside a bare nats-py loop and its page times at 100,000 records
-# (bench/audit/run.py).
-.PHONY: bench
+# (bench/audit/run.py); the QBWC gateway under 50/200/500 concurrent Web Connectors
+# (bench/gateway/run.py).
+.PHONY: bench bench-gateway
 bench: setup
 	$(UV) run --frozen python -m bench.mapper $(BENCH_ARGS)
 	$(UV) run --frozen python -m bench.ingest
 	$(UV) run --frozen python -m bench.audit $(AUDIT_BENCH_ARGS)
+	$(UV) run --frozen python -m bench.gateway $(GATEWAY_BENCH_ARGS)
+
+bench-gateway: setup
+	$(UV) run --frozen python -m bench.gateway $(GATEWAY_BENCH_ARGS)
 
 lint: setup
 	$(UV) run --frozen ruff check .

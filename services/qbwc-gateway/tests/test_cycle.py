@@ -208,9 +208,13 @@ async def test_hresult_error_returns_minus_one_and_explains(
     )
 
     assert percent == -1
+    # What the office manager does about it (hresults.py), then QuickBooks' own words.
     expected = (
-        "QuickBooks reported 0x80040400: QuickBooks found an error when parsing the provided "
-        "XML text stream.; the requests will be sent again next cycle."
+        "QuickBooks could not read a request ml-connector sent (0x80040400): update QuickBooks "
+        "Desktop (ml-connector needs QuickBooks 2014 or later), and if it happens again send "
+        "this message to ml-connector support; nothing was lost; the records go again at the "
+        "next update. (QuickBooks said: QuickBooks found an error when parsing the provided "
+        "XML text stream.)"
     )
     assert await gateway.call("getLastError", ticket) == expected
     assert await gateway.call("closeConnection", ticket) == (
@@ -351,8 +355,10 @@ async def test_connection_error_releases_commands(gateway: Gateway, qb: FakeQuic
     )
     assert answer == "done"
     assert await gateway.call("getLastError", ticket) == (
-        "The Web Connector could not reach QuickBooks (0x80040408: Could not start "
-        "QuickBooks.); nothing was lost, the commands go next cycle."
+        "QuickBooks is not running and could not be started (0x80040408): open QuickBooks on "
+        "the Web Connector's computer and log in to the company file, close any window "
+        "QuickBooks shows at start, and leave it open; nothing was sent; the records go at the "
+        "next update. (QuickBooks said: Could not start QuickBooks.)"
     )
     log = await gateway.run_session("acme-qbwc", "s3cret-pass", qb)
     assert log.closed == "Posted 1, failed 0, waiting 0, retrying 0"

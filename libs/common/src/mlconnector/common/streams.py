@@ -62,6 +62,12 @@ KV_RATE_LIMITS = "st-rate-limits"
 KV_WEBHOOK_IDS = "st-webhook-ids"
 KV_ST_STATE = "st-state"
 WEBHOOK_IDS_TTL_SECONDS = 24 * 3600
+# QBWC user name -> connection name (connections.py keeps it; authenticate reads one key).
+KV_QBWC_USERS = "qbwc-users"
+# Failed-login counters shared by every gateway replica (gateway/throttle.py); entries are
+# only useful for minutes, the bucket TTL collects the rest.
+KV_AUTH_LIMITS = "qbwc-auth-limits"
+AUTH_LIMITS_TTL_SECONDS = 3600
 SESSION_TTL_SECONDS = 3600
 
 
@@ -82,6 +88,8 @@ ALL_BUCKETS: dict[str, BucketDef] = {
     KV_RATE_LIMITS: BucketDef(),
     KV_WEBHOOK_IDS: BucketDef(ttl=WEBHOOK_IDS_TTL_SECONDS),
     KV_ST_STATE: BucketDef(),
+    KV_QBWC_USERS: BucketDef(),
+    KV_AUTH_LIMITS: BucketDef(ttl=AUTH_LIMITS_TTL_SECONDS),
 }
 
 

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
+from mlconnector.gateway.interactive import interactive_handlers
+from mlconnector.gateway.qbxmlversion import parse_version_number
 from mlconnector.gateway.service import QbwcService
 from mlconnector.gateway.soap import (
     SoapCall,
@@ -26,25 +29,24 @@ XML = "text/xml; charset=utf-8"
 Result = str | int | list[str]
 
 
-def _int(value: str) -> int:
-    try:
-        return int(value or 0)
-    except ValueError as exc:
-        raise client_fault(f"expected an integer, got {value!r}") from exc
-
-
 def _handlers(service: QbwcService) -> dict[str, Callable[[SoapCall], Awaitable[Result]]]:
     async def send_request_xml(call: SoapCall) -> Result:
-        # Validated as the WSDL's s:int even though the reply does not depend on them.
-        _int(call.params["qbXMLMajorVers"])
-        _int(call.params["qbXMLMinorVers"])
-        return await service.send_request_xml(call.params["ticket"])
+        major, minor = call.params["qbXMLMajorVers"], call.params["qbXMLMinorVers"]
+        for value in (major, minor):
+            # The WSDL's s:int; "13.0" is accepted too, as some clients send it.
+            try:
+                parse_version_number(value)
+            except ValueError as exc:
+                raise client_fault(f"expected an integer, got {value!r}") from exc
+        return await service.send_request_xml(
+            call.params["ticket"], call.params["strHCPResponse"], major, minor
+        )
 
     return {
         "serverVersion": lambda call: service.server_version(),
         "clientVersion": lambda call: service.client_version(call.params["strVersion"]),
         "authenticate": lambda call: service.authenticate(
-            call.params["strUserName"], call.params["strPassword"]
+            call.params["strUserName"], call.params["strPassword"], call.client
         ),
         "sendRequestXML": send_request_xml,
         "receiveResponseXML": lambda call: service.receive_response_xml(
@@ -58,6 +60,7 @@ def _handlers(service: QbwcService) -> dict[str, Callable[[SoapCall], Awaitable[
         ),
         "getLastError": lambda call: service.get_last_error(call.params["ticket"]),
         "closeConnection": lambda call: service.close_connection(call.params["ticket"]),
+        **interactive_handlers(),
     }
 
 
@@ -89,6 +92,7 @@ def create_app(service: QbwcService) -> FastAPI:
         ) as span:
             try:
                 call = parse_call(bytes(body), max_bytes=settings.qbwc_max_body_bytes)
+                call = replace(call, client=request.client.host if request.client else "")
                 span.update_name(f"qbwc {call.operation}")
                 span.set_attribute("qbwc.operation", call.operation)
                 result = await handlers[call.operation](call)

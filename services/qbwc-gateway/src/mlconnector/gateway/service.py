@@ -9,7 +9,6 @@ returns says truthfully whether more is coming (100: nothing more this session).
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import logging
 from typing import Literal
@@ -22,28 +21,32 @@ from opentelemetry.trace import Tracer
 from mlconnector.common.connections import Connection, ConnectionStore
 from mlconnector.common.envelopes import SessionReport, utcnow
 from mlconnector.common.idmap import IdMap
-from mlconnector.common.passwords import hash_password, verify_password
 from mlconnector.common.qbxml import QbxmlResponseError, ResponseStatus, parse_response
+from mlconnector.common.streams import KV_AUTH_LIMITS
 from mlconnector.common.xmlsafe import UnsafeXMLError
+from mlconnector.gateway.authn import Authenticator
 from mlconnector.gateway.changes import ChangeMark, ChangeWatch
+from mlconnector.gateway.clientversion import client_version_answer
 from mlconnector.gateway.effects import Effects
 from mlconnector.gateway.feed import CommandFeed
+from mlconnector.gateway.hresults import explain_hresult
 from mlconnector.gateway.ingest import Ingest
 from mlconnector.gateway.ledger import Attempt, LedgerStore, WorkEntry
 from mlconnector.gateway.outcomes import OutcomePublisher
 from mlconnector.gateway.planner import Limits, Planner, render
+from mlconnector.gateway.qbxmlversion import UnsupportedQuickBooks, choose_qbxml_version
 from mlconnector.gateway.refs import xml_text
 from mlconnector.gateway.sessions import Sent, SessionState, SessionStore, new_ticket
 from mlconnector.gateway.settings import GatewaySettings
 from mlconnector.gateway.settle import AnswerMismatchError, Settler, check_answers
+from mlconnector.gateway.throttle import LoginThrottle
 from mlconnector.gateway.tracing import annotate_connection, command_span
+from mlconnector.gateway.verifier import PasswordVerifier
 
 log = logging.getLogger(__name__)
 
 SERVER_VERSION = "ml-connector qbwc-gateway 0.1.0"
 UNKNOWN_TICKET = "unknown or expired ticket"
-# Verified when the user name is unknown, so a wrong name costs as long as a wrong password.
-_DUMMY_HASH = hash_password("not-a-real-password")
 # Sent only when the Web Connector asks for a message and none can be built after all (it
 # expects one after a percentage under 100): a harmless query, never an empty string.
 PROBE = "<HostQueryRq/>"
@@ -60,6 +63,7 @@ class QbwcService:
         ledger: LedgerStore,
         feed: CommandFeed,
         tracer: Tracer,
+        authenticator: Authenticator,
     ) -> None:
         # Outcomes go through the broker (its telemetry middleware, outcomes.py); the feed,
         # the ledger and KV use its nats-py connection directly.
@@ -67,6 +71,7 @@ class QbwcService:
         self.tracer = tracer
         self.settings = settings
         self._connections = connections
+        self._auth = authenticator
         self._sessions = sessions
         self._id_map = id_map
         self._ledger = ledger
@@ -91,15 +96,25 @@ class QbwcService:
         gateway's spans and the middleware's are exported together (default: the global)."""
         nc = broker.connection
         js = nc.jetstream()
+        connections = await ConnectionStore.open(js)
+        # Connections stored before the user-name index existed get indexed (one scan).
+        await connections.reindex_usernames()
+        verifier = PasswordVerifier(
+            workers=settings.qbwc_auth_workers,
+            max_waiting=settings.qbwc_auth_max_waiting,
+            ttl=settings.qbwc_auth_cache_seconds,
+        )
+        throttle = LoginThrottle(await js.key_value(KV_AUTH_LIMITS))
         return cls(
             broker,
             settings,
-            await ConnectionStore.open(js),
+            connections,
             await SessionStore.open(js),
             await IdMap.open(js),
             await LedgerStore.open(nc),
             await CommandFeed.open(nc, settings.qbwc_ack_wait_seconds),
             trace.get_tracer("mlconnector.gateway", tracer_provider=tracer_provider),
+            Authenticator(connections, throttle, verifier),
         )
 
     def is_connected(self) -> bool:
@@ -121,16 +136,19 @@ class QbwcService:
         return SERVER_VERSION
 
     async def client_version(self, version: str) -> str:
-        # Every Web Connector version that speaks qbXML 13 is fine; "" means "go ahead".
-        return ""
+        # "" go ahead, "W:" warn, "E:" refuse: which builds and why in clientversion.py.
+        answer = client_version_answer(version)
+        if answer:
+            log.warning("Web Connector %r answered %s", version, answer[:2])
+        return answer
 
-    async def authenticate(self, username: str, password: str) -> list[str]:
-        connection = await self._connections.by_username(username) if username else None
-        password_hash = connection.password_hash if connection else _DUMMY_HASH
-        # argon2 is deliberately slow: keep it off the event loop.
-        valid = await asyncio.to_thread(verify_password, password_hash, password)
-        if connection is None or not valid:
-            log.warning("authenticate refused for QBWC user %r", username)
+    async def authenticate(self, username: str, password: str, address: str = "") -> list[str]:
+        """`address`: the client address (rate limits per address; authn.py)."""
+        result = await self._auth.authenticate(username, password, address)
+        if result.verdict == "busy":
+            return ["", "busy"]
+        connection = result.connection
+        if connection is None:
             return ["", "nvu"]
         annotate_connection(connection.name)
         state = SessionState(
@@ -155,9 +173,21 @@ class QbwcService:
             return ["" if postpone is None else str(postpone), str(min_run)]
         return [] if postpone is None else [str(postpone)]
 
-    async def send_request_xml(self, ticket: str) -> str:
+    async def send_request_xml(
+        self, ticket: str, hcp_response: str = "", major: str = "", minor: str = ""
+    ) -> str:
+        """`hcp_response`, `major`, `minor`: what the Web Connector reports of QuickBooks
+        (strHCPResponse, qbXMLMajorVers, qbXMLMinorVers); they choose the qbXML version."""
         state = await self._session(ticket)
         if state is None:
+            return ""
+        try:
+            # The version this session's messages are built in (qbxmlversion.py).
+            state.qbxml_version = choose_qbxml_version(hcp_response, major, minor)
+        except UnsupportedQuickBooks as exc:
+            # A real error: the Web Connector shows getLastError's sentence to the office.
+            state.last_error = str(exc)
+            await self._sessions.put(state)
             return ""
         state.rounds += 1
         if state.sent:
@@ -185,10 +215,7 @@ class QbwcService:
             return -1
         if hresult:
             state.hresult = hresult
-            state.last_error = (
-                f"QuickBooks reported {hresult}: {message or 'no message'}; "
-                "the requests will be sent again next cycle."
-            )
+            state.last_error = explain_hresult(hresult, message, "request")
             effects = await self._settler.unanswered(state, hresult, state.last_error)
             await self._apply(effects)
             await self._sessions.put(state)
@@ -233,10 +260,7 @@ class QbwcService:
         if state is None:
             return "done"
         state.hresult = hresult
-        state.last_error = (
-            f"The Web Connector could not reach QuickBooks ({hresult}: {message}); "
-            "nothing was lost, the commands go next cycle."
-        )
+        state.last_error = explain_hresult(hresult, message, "connection")
         await self._apply(await self._settler.unanswered(state, hresult, state.last_error))
         await self._shrink(state)
         state.planned = []

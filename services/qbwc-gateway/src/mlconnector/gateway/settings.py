@@ -38,6 +38,13 @@ class GatewaySettings(BaseServiceSettings):
     # Unset: the Web Connector keeps the schedule the user gave it.
     qbwc_postpone_seconds: int | None = Field(default=None, ge=1, alias="QBWC_POSTPONE_SECONDS")
     qbwc_min_run_seconds: int | None = Field(default=None, ge=1, alias="QBWC_MIN_RUN_SECONDS")
+    # Password verification (verifier.py): argon2 runs at once (each holds 19 MiB), logins
+    # allowed to wait for one before the Web Connector is told "busy", and how long a
+    # successful verification is remembered (longer than the Web Connectors' poll interval,
+    # so a steady poll costs no argon2 run).
+    qbwc_auth_workers: int = Field(default=2, ge=1, le=64, alias="QBWC_AUTH_WORKERS")
+    qbwc_auth_max_waiting: int = Field(default=512, ge=0, alias="QBWC_AUTH_MAX_WAITING")
+    qbwc_auth_cache_seconds: float = Field(default=900.0, ge=0, alias="QBWC_AUTH_CACHE_SECONDS")
 
     @model_validator(mode="after")
     def _local_public_url(self) -> GatewaySettings:

@@ -30,6 +30,12 @@ OPERATIONS: dict[str, tuple[str, ...]] = {
     "connectionError": ("ticket", "hresult", "message"),
     "getLastError": ("ticket",),
     "closeConnection": ("ticket",),
+    # Interactive mode (QBWC 2.0; Programmer's Guide ch. 6 and Intuit's WCWebService sample).
+    # Neither packaged WSDL declares them; the Web Connector calls them only after
+    # getLastError answered "Interactive mode", which this gateway never does (interactive.py).
+    "getInteractiveURL": ("wcTicket", "sessionID"),
+    "interactiveRejected": ("wcTicket", "reason"),
+    "interactiveDone": ("wcTicket",),
 }
 
 
@@ -48,6 +54,8 @@ def client_fault(message: str) -> SoapFault:
 class SoapCall:
     operation: str
     params: dict[str, str]
+    # The HTTP client's address (app.py fills it in): authenticate's rate limits count by it.
+    client: str = ""
 
 
 def _local(tag: str) -> tuple[str | None, str]:
