@@ -42,6 +42,13 @@ class Connection(BaseModel):
         description="Web Connector sessions in which a retryable QuickBooks error (a locked "
         "record, a list in use) is retried before the record fails with QuickBooks' text",
     )
+    # Connections stored before onboarding existed were already posting: the default keeps
+    # them posting. `mlconnector connection add` stores new ones with False.
+    onboarded: bool = Field(
+        default=True,
+        description="False: the gateway first reads the QuickBooks company and nothing posts "
+        "until the operator confirms how ServiceTitan's lists match it (`mlconnector onboard`)",
+    )
 
     @field_validator("name", "tenant")
     @classmethod

@@ -22,6 +22,7 @@ from opentelemetry.trace import Tracer
 from mlconnector.common.connections import Connection, ConnectionStore
 from mlconnector.common.envelopes import SessionReport, utcnow
 from mlconnector.common.idmap import IdMap
+from mlconnector.common.onboarding.company import CompanyStore
 from mlconnector.common.passwords import hash_password, verify_password
 from mlconnector.common.qbxml import QbxmlResponseError, ResponseStatus, parse_response
 from mlconnector.common.xmlsafe import UnsafeXMLError
@@ -30,6 +31,7 @@ from mlconnector.gateway.effects import Effects
 from mlconnector.gateway.feed import CommandFeed
 from mlconnector.gateway.ingest import Ingest
 from mlconnector.gateway.ledger import Attempt, LedgerStore, WorkEntry
+from mlconnector.gateway.onboarding import Onboarding, waiting_for_review
 from mlconnector.gateway.outcomes import OutcomePublisher
 from mlconnector.gateway.planner import Limits, Planner, render
 from mlconnector.gateway.refs import xml_text
@@ -60,6 +62,7 @@ class QbwcService:
         ledger: LedgerStore,
         feed: CommandFeed,
         tracer: Tracer,
+        company: CompanyStore,
     ) -> None:
         # Outcomes go through the broker (its telemetry middleware, outcomes.py); the feed,
         # the ledger and KV use its nats-py connection directly.
@@ -78,6 +81,7 @@ class QbwcService:
         self._changes = ChangeWatch(
             broker, broker.connection.jetstream(), id_map, settings.qbwc_changes_every_seconds
         )
+        self._onboarding = Onboarding(company, settings.qbwc_company_page_size)
 
     @classmethod
     async def open(
@@ -100,6 +104,7 @@ class QbwcService:
             await LedgerStore.open(nc),
             await CommandFeed.open(nc, settings.qbwc_ack_wait_seconds),
             trace.get_tracer("mlconnector.gateway", tracer_provider=tracer_provider),
+            await CompanyStore.open(js),
         )
 
     def is_connected(self) -> bool:
@@ -139,10 +144,13 @@ class QbwcService:
         state.batch_limit = await self._take_over(connection.name)
         state.superseded += await self._ingest.run(connection.name)
         await self._plan(state, connection)
-        await self._ask_for_changes(state)
+        if connection.onboarded:
+            await self._ask_for_changes(state)
         await self._sessions.put(state)
         await self._sessions.set_current(state)
         if not state.planned:
+            if not connection.onboarded:
+                state.last_error = waiting_for_review(connection.name)
             await self._report(state, "none")
             return [state.ticket, "none", *self._idle_hints()]
         return [state.ticket, connection.company_file or ""]
@@ -189,6 +197,7 @@ class QbwcService:
                 f"QuickBooks reported {hresult}: {message or 'no message'}; "
                 "the requests will be sent again next cycle."
             )
+            await self._onboarding.unanswered(state, hresult)
             effects = await self._settler.unanswered(state, hresult, state.last_error)
             await self._apply(effects)
             await self._sessions.put(state)
@@ -197,6 +206,7 @@ class QbwcService:
             statuses = parse_response(response)
             check_answers(state.sent, statuses)
             statuses = await self._record_changes(state, statuses)
+            statuses = await self._onboarding.record(state, statuses)
         except (QbxmlResponseError, UnsafeXMLError, ValueError) as exc:
             reason = (
                 f"QuickBooks' answer does not belong to the last message ({exc})"
@@ -237,6 +247,7 @@ class QbwcService:
             f"The Web Connector could not reach QuickBooks ({hresult}: {message}); "
             "nothing was lost, the commands go next cycle."
         )
+        await self._onboarding.unanswered(state, hresult)
         await self._apply(await self._settler.unanswered(state, hresult, state.last_error))
         await self._shrink(state)
         state.planned = []
@@ -325,6 +336,11 @@ class QbwcService:
         )
 
     async def _plan(self, state: SessionState, connection: Connection) -> None:
+        if not connection.onboarded:
+            # Onboarding (onboarding.py): the company is read first; nothing posts before
+            # the operator confirms the review, so the ledger is not planned at all.
+            await self._onboarding.plan_read(state, connection)
+            return
         effects = await self._planner.plan(state, self._limits(state, connection))
         await self._apply(effects)
 
@@ -422,6 +438,9 @@ class QbwcService:
     async def _percent(self, state: SessionState) -> int:
         if not state.planned:
             return 100
+        reading = self._onboarding.read_percent(state)
+        if reading is not None:
+            return reading
         entries = await self._ledger.entries(state.connection)
         remaining = sum(
             1
