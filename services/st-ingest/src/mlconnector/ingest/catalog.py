@@ -68,7 +68,10 @@ def _zone_rate(rates: Any) -> str | None:
     if not isinstance(rates, list) or not rates:
         return None
     try:
-        total = sum(Decimal(str(rate["taxRate"])) for rate in rates if isinstance(rate, dict))
+        total = sum(
+            (Decimal(str(rate["taxRate"])) for rate in rates if isinstance(rate, dict)),
+            Decimal(0),
+        )
     except (KeyError, InvalidOperation):
         return None
     return f"{(total * 100).normalize():f}"
