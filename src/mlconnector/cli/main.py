@@ -12,7 +12,7 @@ from typing import Annotated, NoReturn, TypeVar
 import typer
 
 from mlconnector.cli import connections as conn_cmds
-from mlconnector.cli import map_cmd, mapping_cmd, st_cmd
+from mlconnector.cli import map_cmd, mapping_cmd, onboard_cmd, st_cmd
 from mlconnector.cli.qwc import QwcError, build_qwc
 from mlconnector.cli.runtime import NoNatsError, audit_url, read_state
 from mlconnector.common.connections import Connection, ConnectionStore
@@ -29,6 +29,7 @@ connection_app.command("mapping")(mapping_cmd.connection_mapping)
 connection_app.command("credentials")(st_cmd.connection_credentials)
 app.command("backfill")(st_cmd.backfill)
 app.add_typer(st_cmd.st_app, name="st")
+onboard_cmd.register(app)
 
 
 def _fail(message: str) -> NoReturn:

@@ -13,13 +13,19 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 
 from lxml import etree
 
 from mlconnector.common.connections import Connection
+from mlconnector.common.idmap import IdMap
 from mlconnector.common.onboarding.company import CompanyStore
+from mlconnector.common.onboarding.store import ReviewStore
 from mlconnector.common.qbxml import ResponseStatus
 from mlconnector.gateway.company_read import CompanyReader, CompanyReadFailed
+from mlconnector.gateway.effects import Effects
+from mlconnector.gateway.ledger import LedgerStore
+from mlconnector.gateway.name_conflicts import NameConflicts
 from mlconnector.gateway.refs import xml_text
 from mlconnector.gateway.sessions import Sent, SessionState
 
@@ -37,15 +43,42 @@ def waiting_for_review(connection: str) -> str:
     )
 
 
+_ONBOARDING_KINDS = ("company", "existing")
+
+
 class Onboarding:
-    def __init__(self, company: CompanyStore, page_size: int) -> None:
+    """`apply` writes Effects as the service does (id map, outcomes, ledger, in that order)."""
+
+    def __init__(
+        self,
+        company: CompanyStore,
+        review: ReviewStore,
+        id_map: IdMap,
+        ledger: LedgerStore,
+        page_size: int,
+        apply: Callable[[Effects], Awaitable[None]],
+    ) -> None:
         self._company_store = company
+        self._review = review
         self._reader = CompanyReader(company, page_size)
+        self._names = NameConflicts(review, id_map, ledger)
+        self._apply = apply
 
     @property
     def requests(self) -> int:
         """NATS requests made so far, for the benchmarks."""
-        return self._company_store.requests
+        return self._company_store.requests + self._review.requests
+
+    # --- a connection onboarded: names, links, 3100 -----------------------------------------
+
+    async def before_plan(self, state: SessionState) -> None:
+        """Before the ledger is planned: choices carried out, confirmed links settled, held
+        records (and what depends on them) put off."""
+        await self._apply(await self._names.before_plan(state))
+
+    async def after_plan(self, state: SessionState) -> None:
+        """After: names as the review decided, and the lookups of refused names."""
+        await self._names.after_plan(state)
 
     # --- a connection not onboarded: read the company ---------------------------------
 
@@ -93,7 +126,10 @@ class Onboarding:
     async def record(
         self, state: SessionState, statuses: list[ResponseStatus]
     ) -> list[ResponseStatus]:
-        """Settle the answers that are onboarding's; returns the others (for the ledger)."""
+        """Settle the answers that are onboarding's (the company read's, the lookups of
+        refused names, 3100 to a customer or vendor Add); returns the others (the ledger's)."""
+        statuses, effects = await self._names.record(state, statuses)
+        await self._apply(effects)
         asked = {sent.request_id for sent in state.sent if sent.kind == "company"}
         if not asked:
             return statuses
@@ -118,4 +154,4 @@ class Onboarding:
         if any(sent.kind == "company" for sent in state.sent):
             await self._reader.abandon(state.connection, lost=hresult.lower() not in _NEVER_RAN)
             state.company_read = None
-        state.sent = [sent for sent in state.sent if sent.kind != "company"]
+        state.sent = [sent for sent in state.sent if sent.kind not in _ONBOARDING_KINDS]

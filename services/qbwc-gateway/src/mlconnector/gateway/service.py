@@ -23,6 +23,7 @@ from mlconnector.common.connections import Connection, ConnectionStore
 from mlconnector.common.envelopes import SessionReport, utcnow
 from mlconnector.common.idmap import IdMap
 from mlconnector.common.onboarding.company import CompanyStore
+from mlconnector.common.onboarding.store import ReviewStore
 from mlconnector.common.passwords import hash_password, verify_password
 from mlconnector.common.qbxml import QbxmlResponseError, ResponseStatus, parse_response
 from mlconnector.common.xmlsafe import UnsafeXMLError
@@ -63,6 +64,7 @@ class QbwcService:
         feed: CommandFeed,
         tracer: Tracer,
         company: CompanyStore,
+        review: ReviewStore,
     ) -> None:
         # Outcomes go through the broker (its telemetry middleware, outcomes.py); the feed,
         # the ledger and KV use its nats-py connection directly.
@@ -81,7 +83,9 @@ class QbwcService:
         self._changes = ChangeWatch(
             broker, broker.connection.jetstream(), id_map, settings.qbwc_changes_every_seconds
         )
-        self._onboarding = Onboarding(company, settings.qbwc_company_page_size)
+        self._onboarding = Onboarding(
+            company, review, id_map, ledger, settings.qbwc_company_page_size, self._apply
+        )
 
     @classmethod
     async def open(
@@ -105,6 +109,7 @@ class QbwcService:
             await CommandFeed.open(nc, settings.qbwc_ack_wait_seconds),
             trace.get_tracer("mlconnector.gateway", tracer_provider=tracer_provider),
             await CompanyStore.open(js),
+            await ReviewStore.open(js),
         )
 
     def is_connected(self) -> bool:
@@ -341,8 +346,10 @@ class QbwcService:
             # the operator confirms the review, so the ledger is not planned at all.
             await self._onboarding.plan_read(state, connection)
             return
+        await self._onboarding.before_plan(state)  # choices, links, held names: onboarding.py
         effects = await self._planner.plan(state, self._limits(state, connection))
         await self._apply(effects)
+        await self._onboarding.after_plan(state)  # names the review decided: onboarding.py
 
     async def _apply(self, effects: Effects) -> None:
         await effects.apply(self._id_map, self._publisher, self._ledger)

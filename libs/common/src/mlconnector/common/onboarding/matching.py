@@ -23,6 +23,7 @@ ml-connector: unmatched, they are "missing".
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import unicodedata
 from collections import defaultdict
@@ -82,7 +83,7 @@ class StRecord(BaseModel):
     zip: str | None = None
     rate: str | None = None
     event_id: str = ""
-    version_at: str | None = None
+    version_at: dt.datetime | None = None
     generation: int = 0
 
 
