@@ -11,6 +11,7 @@ from nats.js import JetStreamContext
 
 from mlconnector.audit.dashboard import render_dashboard, render_trail
 from mlconnector.audit.db import AuditDb
+from mlconnector.audit.onboarding import onboarding_router
 from mlconnector.audit.queries import RecordQueries
 from mlconnector.audit.replay import ReplayError, ReplayRequest, ReplayResult, replay
 
@@ -18,6 +19,7 @@ from mlconnector.audit.replay import ReplayError, ReplayRequest, ReplayResult, r
 def create_app(db: AuditDb, js: JetStreamContext | None = None) -> FastAPI:
     app = FastAPI(title="ml-connector audit", version="0.1.0")
     queries = RecordQueries(db)
+    app.include_router(onboarding_router(js))  # onboarding.py: the review pages
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
