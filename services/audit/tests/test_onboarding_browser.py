@@ -139,7 +139,7 @@ def test_the_office_manager_reviews_chooses_and_confirms_in_a_browser(
         assert (
             page.locator("#message")
             .inner_text()
-            .startswith("Confirmed the review of acme: linked 2 customer")
+            .startswith("Confirmed the review of acme: linked 2 customers")
         )
         assert page.locator("#state").inner_text().startswith("Review: confirmed")
         assert page.locator("select").count() == 0  # nothing left to choose

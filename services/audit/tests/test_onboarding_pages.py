@@ -80,7 +80,7 @@ async def test_the_review_page_shows_the_plan_and_takes_choices_then_confirms(
         assert "name(s) of the mapping are not in QuickBooks" in shown
         done = await client.post("/onboarding/acme/confirm", data={"force": "on"})
         shown = (await client.get(done.headers["location"])).text
-        assert "Confirmed the review of acme: linked 2 customer" in shown
+        assert "Confirmed the review of acme: linked 2 customers" in shown
         assert "Review: <strong>confirmed</strong>" in shown
 
         api = (await client.get("/api/onboarding/acme")).json()

@@ -186,7 +186,7 @@ async def _build(js: JetStreamContext, connection: Connection, snapshot: Company
                 parties[record.section].append(record)
     notes = [
         f"ServiceTitan: {len(parties['customer'])} customers and {len(parties['vendor'])} "
-        "vendors as st-ingest published them; run `mlconnector onboard "
+        "vendor(s) as st-ingest published them; run `mlconnector onboard "
         f"{connection.name} --refresh` after it brings in more."
     ]
     catalog: dict[Section, list[StRecord]] | None = None
@@ -201,7 +201,7 @@ async def _build(js: JetStreamContext, connection: Connection, snapshot: Company
     except (CredentialsError, StApiError, httpx.HTTPError) as exc:
         notes.append(
             "ServiceTitan's pricebook, GL accounts, business units and tax zones could not "
-            f"be read ({exc}); they are not in this review."
+            f"be read ({str(exc).rstrip('.')}); they are not in this review."
         )
     return build_plan(connection, snapshot, parties, catalog, notes)
 

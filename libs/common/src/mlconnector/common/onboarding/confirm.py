@@ -176,7 +176,10 @@ async def confirm(js: JetStreamContext, name: str, *, force: bool = False) -> Co
 
 def describe(name: str, result: ConfirmResult) -> str:
     """One paragraph for people: what confirming did."""
-    linked = ", ".join(f"{count} {section}" for section, count in sorted(result.linked.items()))
+    linked = ", ".join(
+        f"{count} {section.replace('_', ' ')}{'' if count == 1 else 's'}"
+        for section, count in sorted(result.linked.items())
+    )
     text = (
         f"Confirmed the review of {name}: linked {linked or 'nothing'}; "
         f"{result.names} name(s) kept as QuickBooks has them or given the ServiceTitan id."
