@@ -4,6 +4,7 @@ by compare-and-set), and its CSV and choices."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 
 import pytest
 from nats.js import JetStreamContext
@@ -104,8 +105,6 @@ async def test_the_company_read_pages_and_manifest(js: JetStreamContext) -> None
         CompanyManifest(state="complete", read_id="r1", pages={"customer": 2}, finished_at=None),
     )
     assert await store.snapshot("acme") is None  # never finished
-    import datetime as dt
-
     done = CompanyManifest(
         state="complete",
         read_id="r1",
