@@ -14,12 +14,20 @@ from mlconnector.common.connections import ConnectionStore
 from mlconnector.common.envelopes import Command
 from mlconnector.common.onboarding.company import CompanyStore
 from mlconnector.common.onboarding.confirm import confirm
+from mlconnector.common.onboarding.holds import choose_hold
 from mlconnector.common.onboarding.matching import StRecord, match_section
 from mlconnector.common.onboarding.plan import Plan, choose, names_in_use, section_entries
 from mlconnector.common.onboarding.store import ReviewStore
 from mlconnector.qbsim.company import Company, CustomerDraft, seed_contractor
 
-from .conftest import Gateway, SimQuickBooks, customer_command, invoice_command
+from .conftest import (
+    FakeQuickBooks,
+    Gateway,
+    SimQuickBooks,
+    customer_command,
+    invoice_command,
+    payment_command,
+)
 
 pytestmark = pytest.mark.nats
 
@@ -130,3 +138,41 @@ async def test_a_confirmed_review_links_keeps_names_and_posts_nothing_twice(
     again = await gateway.run_session("acme-qbwc", "s3cret-pass", sim)
     assert (again.auth[1], again.sent) == ("none", [])
     assert await (await ReviewStore.open(gateway.js)).plan_head("acme") is not None
+
+
+@pytest.mark.parametrize(
+    "gateway_settings", [{"QBWC_CHANGES_EVERY_SECONDS": 0, "QBWC_MAX_WAIT_CYCLES": 2}]
+)
+async def test_records_behind_a_refused_name_wait_any_number_of_sessions_then_post(
+    gateway: Gateway, qb: FakeQuickBooks
+) -> None:
+    await gateway.add_connection("acme", "acme-qbwc", "s3cret-pass")
+    qb.customers["Hernandez, Maria"] = ("80000099-1741111111", "1741111199")
+    await gateway.publish(customer_command("acme", 1001, "Hernandez, Maria"))
+    await gateway.publish(invoice_command("acme", 5001, "INV-5001", 1001))
+    await gateway.publish(payment_command("acme", 7001, "PAY-7001", 1001, 5001))
+
+    first = await gateway.run_session("acme-qbwc", "s3cret-pass", qb)
+    assert first.closed == "Posted 0, failed 0, waiting 3, retrying 0"
+    # Far more sessions than a record may wait for a missing reference: nothing fails.
+    for _ in range(4):
+        idle = await gateway.run_session("acme-qbwc", "s3cret-pass", qb)
+        assert (idle.auth[1], idle.sent) == ("none", [])
+    entries = await gateway.ledger("acme")
+    assert sorted((e.entity, e.state, e.waited) for e in entries.values()) == [
+        ("customer", "queued", 0),
+        ("invoice", "queued", 0),
+        ("payment", "queued", 0),
+    ]
+    hold = (await (await ReviewStore.open(gateway.js)).holds("acme")).items["customer:1001"]
+    assert hold.dependants == 2  # the invoice, and the payment through it
+
+    await choose_hold(gateway.js, "acme", "customer:1001", "link")
+    done = await gateway.run_session("acme-qbwc", "s3cret-pass", qb)
+
+    assert done.closed == "Posted 3, failed 0, waiting 0, retrying 0"
+    assert [i["CustomerListID"] for i in qb.invoices] == ["80000099-1741111111"]
+    assert [p["AppliedTo"] for p in qb.payments] == [qb.invoices[0]["TxnID"]]
+    assert len(qb.requests("CustomerAddRq")) == 1  # the refused one, never sent again
+    assert await gateway.open_work("acme") == (0, 0)
+    assert (await (await ReviewStore.open(gateway.js)).holds("acme")).items == {}
