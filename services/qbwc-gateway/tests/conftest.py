@@ -167,6 +167,12 @@ class FakeQuickBooks:
         self._customer_ret(rs, name)
         return rs
 
+    def _VendorQueryRq(self, rq: etree._Element) -> etree._Element:
+        # This QuickBooks has no vendors: every name it holds is a customer's.
+        return self._rs(
+            "VendorQueryRs", 1, "A query request did not find a matching object in QuickBooks"
+        )
+
     def _customers_by_list_id(self, rq: etree._Element, list_ids: list[str]) -> etree._Element:
         by_id = {list_id: name for name, (list_id, _) in self.customers.items()}
         missing = [list_id for list_id in list_ids if list_id not in by_id]

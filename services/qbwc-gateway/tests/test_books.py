@@ -15,6 +15,8 @@ from lxml import etree
 from mlconnector.common.connections import Connection, ConnectionStore
 from mlconnector.common.envelopes import SELF_ID, Command, StEvent
 from mlconnector.common.models import Address, Invoice, InvoiceLine, Party
+from mlconnector.common.onboarding.holds import HoldError, choose_hold
+from mlconnector.common.onboarding.store import ReviewStore
 from mlconnector.mapper.commands import map_event
 from mlconnector.qbsim.company import Company, Entity, seed_contractor
 from mlconnector.qbsim.driver import WebConnectorDriver
@@ -273,7 +275,7 @@ async def test_quickbooks_computing_other_tax_is_reported_with_both_figures(
     ]
 
 
-async def test_a_permanent_error_fails_at_once_and_so_do_the_records_that_need_it(
+async def test_a_name_in_use_holds_the_customer_and_its_invoice_until_the_operator_chooses(
     gateway: Gateway, sim: SimQuickBooks
 ) -> None:
     connection = await _connection(gateway)
@@ -284,17 +286,46 @@ async def test_a_permanent_error_fails_at_once_and_so_do_the_records_that_need_i
 
     log = await gateway.run_session("acme-qbwc", "s3cret-pass", sim)
 
-    assert log.closed == "Posted 0, failed 2, waiting 0, retrying 0"
+    # Nothing fails: the customer and the invoice behind it wait for the operator's choice.
+    assert log.closed == "Posted 0, failed 0, waiting 2, retrying 0"
     by_entity = {o.entity: o for o in await gateway.outcomes("acme")}
-    assert (by_entity["customer"].status, by_entity["customer"].status_code) == ("failed", 3100)
-    assert by_entity["invoice"].status == "failed"
+    assert (by_entity["customer"].status, by_entity["customer"].status_code) == ("waiting", 3100)
+    assert by_entity["invoice"].status == "waiting"
     assert by_entity["invoice"].status_message.startswith(
-        "Invoice 5001 cannot be posted: customer 1001 failed: The name"
+        "waiting for your choice about customer 1001: its name 'Ferguson Supply' is "
+        "QuickBooks vendor 'Ferguson Supply'"
     )
-    assert sim.company.invoices() == []
-    # Nothing more is sent for them in later sessions: no endless retrying.
+    # QuickBooks was asked what holds the name, as a customer and as a vendor.
+    lookups = [rq for rq in sim.requests("CustomerQueryRq") + sim.requests("VendorQueryRq")]
+    assert [rq.findtext("FullName") for rq in lookups] == ["Ferguson Supply"] * 2
+    holds = await (await ReviewStore.open(gateway.js)).holds("acme")
+    hold = holds.items["customer:1001"]
+    assert (hold.state, hold.can_link, hold.dependants) == ("offered", False, 1)
+    assert hold.existing is not None
+    assert (hold.existing.kind, hold.suffixed_name) == ("Vendor", "Ferguson Supply #1001")
+    # Later sessions send nothing for them and count nothing against them.
     again = await gateway.run_session("acme-qbwc", "s3cret-pass", sim)
     assert (again.auth[1], again.sent) == ("none", [])
+    entries = await gateway.ledger("acme")
+    assert sorted(
+        (e.entity, e.state, e.waited) for e in entries.values() if e.kind == "record"
+    ) == [
+        ("customer", "queued", 0),
+        ("invoice", "queued", 0),
+    ]
+    with pytest.raises(HoldError, match="cannot be linked"):
+        await choose_hold(gateway.js, "acme", "customer:1001", "link")
+
+    await choose_hold(gateway.js, "acme", "customer:1001", "suffix")
+    assert await _session(gateway, sim) == "Posted 2, failed 0, waiting 0, retrying 0"
+
+    [added] = sim.company.customers()
+    assert added.full_name == "Ferguson Supply #1001"
+    [posted] = sim.company.invoices()
+    assert posted.customer.list_id == added.core.list_id
+    assert (await (await ReviewStore.open(gateway.js)).holds("acme")).items == {}
+    codes = [o.status_code for o in await gateway.outcomes("acme") if o.status == "failed"]
+    assert codes == []
 
 
 async def test_retry_maps_the_record_again_and_posts_it_once(
@@ -304,10 +335,11 @@ async def test_retry_maps_the_record_again_and_posts_it_once(
     customer = customer_event(1001, "Ferguson Supply", "1200 Industrial Way", MONDAY)
     invoice = invoice_event(5001, 1001, "Ferguson Supply", MONDAY)
     await _publish(gateway, connection, customer, invoice)
-    assert await _session(gateway, sim) == "Posted 0, failed 2, waiting 0, retrying 0"
+    assert await _session(gateway, sim) == "Posted 0, failed 0, waiting 2, retrying 0"
 
     # The office renames the vendor in QuickBooks, then presses retry on both records: the
-    # same versions again, with a retry generation (audit publishes them).
+    # same versions again, with a retry generation (audit publishes them); the held version
+    # is replaced, so the new one is tried afresh.
     [vendor] = [v for v in sim.company.vendors() if v.name == "Ferguson Supply"]
     sim.company.edit_party_as_user(vendor.core.list_id, name="Ferguson Enterprises")
     retried = [
@@ -316,7 +348,10 @@ async def test_retry_maps_the_record_again_and_posts_it_once(
     ]
     commands = await _publish(gateway, connection, *retried)
 
-    assert await _session(gateway, sim) == "Posted 2, failed 0, waiting 0, retrying 0"
+    # The held versions never reached QuickBooks: the retried ones replace them.
+    assert await _session(gateway, sim) == (
+        "Posted 2, failed 0, waiting 0, retrying 0, superseded by a newer version 2"
+    )
     assert [c.full_name for c in sim.company.customers()] == ["Ferguson Supply"]
     assert _invoice_totals(sim) == [
         ("5001", Decimal("396.00"), Decimal("12.05"), Decimal("408.05"))

@@ -9,6 +9,8 @@ import pytest
 from lxml import etree
 
 from mlconnector.common.idmap import IdMap
+from mlconnector.common.onboarding.holds import choose_hold
+from mlconnector.common.onboarding.store import ReviewStore
 
 from .conftest import COMPANY_FILE, FakeQuickBooks, Gateway, customer_command, invoice_command
 
@@ -248,28 +250,52 @@ async def test_unparseable_response_returns_minus_one(gateway: Gateway) -> None:
     assert error.endswith("the requests will be looked up and sent again next cycle.")
 
 
-async def test_quickbooks_error_fails_with_code_and_hint(
+async def test_a_name_quickbooks_uses_is_offered_as_a_match_and_linked_when_chosen(
     gateway: Gateway, qb: FakeQuickBooks
 ) -> None:
     await gateway.add_connection("acme", "acme-qbwc", "s3cret-pass")
-    qb.customers[MARIA] = ("80000099-1741111111", "1741111199")  # a vendor/employee of that name
+    qb.customers[MARIA] = ("80000099-1741111111", "1741111199")  # entered by hand earlier
     command = customer_command("acme", 1001, MARIA)
     await gateway.publish(command)
 
     log = await gateway.run_session("acme-qbwc", "s3cret-pass", qb)
 
-    assert log.closed == "Posted 0, failed 1, waiting 0, retrying 0"
+    assert log.closed == "Posted 0, failed 0, waiting 1, retrying 0"
     [outcome] = await gateway.outcomes("acme")
     assert (outcome.status, outcome.status_code, outcome.status_severity) == (
-        "failed",
+        "waiting",
         3100,
         "Error",
     )
-    assert outcome.status_message == (
-        'The name "Hernandez, Maria" of the list element is already in use.'
+    assert outcome.status_message.startswith(
+        "QuickBooks already has the name 'Hernandez, Maria' (3100: The name \"Hernandez, "
+        'Maria" of the list element is already in use.)'
     )
-    assert outcome.hint is not None
-    assert outcome.hint.startswith("That name is already used by another customer")
+    assert outcome.hint == (
+        "`mlconnector onboard acme` or audit's onboarding page show the choice."
+    )
+    hold = (await (await ReviewStore.open(gateway.js)).holds("acme")).items["customer:1001"]
+    assert (hold.state, hold.can_link, hold.suffixed_name) == (
+        "offered",
+        True,
+        "Hernandez, Maria #1001",
+    )
+    assert hold.existing is not None
+    assert (hold.existing.list_id, hold.existing.kind) == ("80000099-1741111111", "Customer")
+    assert await gateway.open_work("acme") == (1, 0)
+
+    await choose_hold(gateway.js, "acme", "customer:1001", "link")
+    again = await gateway.run_session("acme-qbwc", "s3cret-pass", qb)
+
+    # Linked without sending anything: the id map knows the customer QuickBooks had.
+    assert (again.auth[1], again.sent) == ("none", [])
+    linked = (await gateway.outcomes("acme"))[-1]
+    assert (linked.status, linked.qb_id) == ("posted", "80000099-1741111111")
+    assert linked.status_message.startswith("linked by the operator's choice")
+    mapping = await IdMap(await gateway.js.key_value("id-map")).get("acme", "customer", 1001)
+    assert mapping is not None
+    assert (mapping.qb_id, mapping.command_id) == ("80000099-1741111111", command.command_id)
+    assert len(qb.requests("CustomerAddRq")) == 1
     assert await gateway.open_work("acme") == (0, 0)
 
 

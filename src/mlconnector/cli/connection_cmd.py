@@ -28,9 +28,15 @@ def connection_add(
     qbwc_user: Annotated[str, typer.Option(help="user name the Web Connector sends")],
     company_file: Annotated[str, typer.Option(help="QuickBooks company file path")] = "",
     password_stdin: Annotated[bool, typer.Option(help="read the password from stdin")] = False,
+    skip_onboarding: Annotated[
+        bool,
+        typer.Option(help="post at once, without reading the company first (a new, empty file)"),
+    ] = False,
     json_output: JsonFlag = False,
 ) -> None:
     """Register a connection; the QBWC password is read from a prompt (or stdin) and hashed.
+    Nothing posts until its onboarding review is confirmed (`mlconnector onboard NAME`),
+    unless `--skip-onboarding`.
 
     One ServiceTitan tenant feeds one QuickBooks company: a tenant another connection
     already syncs is refused.
@@ -48,7 +54,9 @@ def connection_add(
     if problem:
         fail(problem)
     connection = Connection.create(name, tenant, qbwc_user, read_password(password_stdin))
-    connection = connection.model_copy(update={"company_file": company_file})
+    connection = connection.model_copy(
+        update={"company_file": company_file, "onboarded": skip_onboarding}
+    )
 
     async def add(store: ConnectionStore) -> str | None:
         found = await refusal(store, name, tenant, qbwc_user)
@@ -65,6 +73,12 @@ def connection_add(
     typer.echo(
         f"Added connection {name!r}. Next: `mlconnector qwc {name} > {name}.qwc` "
         "and open that file in the QuickBooks Web Connector."
+        + (
+            ""
+            if skip_onboarding
+            else f" Its first session reads the QuickBooks company; then review it with "
+            f"`mlconnector onboard {name}`: nothing posts before you confirm."
+        )
     )
 
 

@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "mlconnector.cli.settings_cmd",
     "mlconnector.cli.reconcile_cmd",
     "mlconnector.cli.retry_cmd",
+    "mlconnector.cli.onboard_cmd",
 )
 
 app = typer.Typer(

@@ -84,6 +84,13 @@ class Connection(BaseModel):
         description="how often the Web Connector calls (the .qwc's RunEveryNMinutes); audit "
         "warns when it has not called for twice as long",
     )
+    # Connections stored before onboarding existed were already posting: the default keeps
+    # them posting. `mlconnector connection add` stores new ones with False.
+    onboarded: bool = Field(
+        default=True,
+        description="False: the gateway first reads the QuickBooks company and nothing posts "
+        "until the operator confirms how ServiceTitan's lists match it (`mlconnector onboard`)",
+    )
 
     @field_validator("name", "tenant")
     @classmethod

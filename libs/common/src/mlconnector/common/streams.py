@@ -61,6 +61,11 @@ KV_CREDENTIALS = "st-credentials"
 KV_RATE_LIMITS = "st-rate-limits"
 KV_WEBHOOK_IDS = "st-webhook-ids"
 KV_ST_STATE = "st-state"
+# Onboarding (mlconnector.common.onboarding): what the gateway read of each connection's
+# QuickBooks company (a manifest and pages of list entries, one value per key), and the
+# review of how ServiceTitan's lists match it (plan pages, name overrides, 3100 holds).
+KV_COMPANY = "qb-company"
+KV_ONBOARDING = "onboarding"
 WEBHOOK_IDS_TTL_SECONDS = 24 * 3600
 # QBWC user name -> connection name (connections.py keeps it; authenticate reads one key).
 KV_QBWC_USERS = "qbwc-users"
@@ -90,6 +95,8 @@ ALL_BUCKETS: dict[str, BucketDef] = {
     KV_ST_STATE: BucketDef(),
     KV_QBWC_USERS: BucketDef(),
     KV_AUTH_LIMITS: BucketDef(ttl=AUTH_LIMITS_TTL_SECONDS),
+    KV_COMPANY: BucketDef(history=1),
+    KV_ONBOARDING: BucketDef(),
 }
 
 

@@ -23,6 +23,7 @@ from mlconnector.audit.directory import Directory
 from mlconnector.audit.filters import ENTITIES, STATUSES, RecordFilter
 from mlconnector.audit.health import connection_health
 from mlconnector.audit.localtime import local, zone
+from mlconnector.audit.onboarding import onboarding_router
 from mlconnector.audit.pages.layout import e, link, page
 from mlconnector.audit.pages.reconcile import render_reconcile
 from mlconnector.audit.pages.records import PAGE_SIZES, RecordsPage, render_records
@@ -121,6 +122,8 @@ def create_app(
     connections' settings (time zone, schedule), which default to `time_zone` and 5 minutes."""
     app = FastAPI(title="ml-connector audit", version="0.2.0")
     queries = RecordQueries(db)
+    app.include_router(onboarding_router(js))  # onboarding.py: the review pages
+
     directory = Directory(js, time_zone, connections_ttl)
 
     async def zone_of_row(row: RecordRow) -> str:

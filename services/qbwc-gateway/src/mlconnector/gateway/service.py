@@ -21,6 +21,8 @@ from opentelemetry.trace import Tracer
 from mlconnector.common.connections import Connection, ConnectionStore
 from mlconnector.common.envelopes import SessionReport, utcnow
 from mlconnector.common.idmap import IdMap
+from mlconnector.common.onboarding.company import CompanyStore
+from mlconnector.common.onboarding.store import ReviewStore
 from mlconnector.common.qbxml import QbxmlResponseError, ResponseStatus, parse_response
 from mlconnector.common.streams import KV_AUTH_LIMITS
 from mlconnector.common.xmlsafe import UnsafeXMLError
@@ -32,6 +34,7 @@ from mlconnector.gateway.feed import CommandFeed
 from mlconnector.gateway.hresults import explain_hresult
 from mlconnector.gateway.ingest import Ingest
 from mlconnector.gateway.ledger import Attempt, LedgerStore, WorkEntry
+from mlconnector.gateway.onboarding import Onboarding, waiting_for_review
 from mlconnector.gateway.outcomes import OutcomePublisher
 from mlconnector.gateway.planner import Limits, Planner, render
 from mlconnector.gateway.qbxmlversion import UnsupportedQuickBooks, choose_qbxml_version
@@ -64,6 +67,8 @@ class QbwcService:
         feed: CommandFeed,
         tracer: Tracer,
         authenticator: Authenticator,
+        company: CompanyStore,
+        review: ReviewStore,
     ) -> None:
         # Outcomes go through the broker (its telemetry middleware, outcomes.py); the feed,
         # the ledger and KV use its nats-py connection directly.
@@ -82,6 +87,9 @@ class QbwcService:
         self._settler = Settler(id_map, ledger, feed)
         self._changes = ChangeWatch(
             broker, broker.connection.jetstream(), id_map, settings.qbwc_changes_every_seconds
+        )
+        self._onboarding = Onboarding(
+            company, review, id_map, ledger, settings.qbwc_company_page_size, self._apply
         )
 
     @classmethod
@@ -115,6 +123,8 @@ class QbwcService:
             await CommandFeed.open(nc, settings.qbwc_ack_wait_seconds),
             trace.get_tracer("mlconnector.gateway", tracer_provider=tracer_provider),
             Authenticator(connections, throttle, verifier),
+            await CompanyStore.open(js),
+            await ReviewStore.open(js),
         )
 
     def is_connected(self) -> bool:
@@ -157,10 +167,13 @@ class QbwcService:
         state.batch_limit = await self._take_over(connection.name)
         state.superseded += await self._ingest.run(connection.name)
         await self._plan(state, connection)
-        await self._ask_for_changes(state)
+        if connection.onboarded:
+            await self._ask_for_changes(state)
         await self._sessions.put(state)
         await self._sessions.set_current(state)
         if not state.planned:
+            if not connection.onboarded:
+                state.last_error = waiting_for_review(connection.name)
             await self._report(state, "none")
             return [state.ticket, "none", *self._idle_hints()]
         return [state.ticket, connection.company_file or ""]
@@ -216,6 +229,7 @@ class QbwcService:
         if hresult:
             state.hresult = hresult
             state.last_error = explain_hresult(hresult, message, "request")
+            await self._onboarding.unanswered(state, hresult)
             effects = await self._settler.unanswered(state, hresult, state.last_error)
             await self._apply(effects)
             await self._sessions.put(state)
@@ -224,6 +238,7 @@ class QbwcService:
             statuses = parse_response(response)
             check_answers(state.sent, statuses)
             statuses = await self._record_changes(state, statuses)
+            statuses = await self._onboarding.record(state, statuses)
         except (QbxmlResponseError, UnsafeXMLError, ValueError) as exc:
             reason = (
                 f"QuickBooks' answer does not belong to the last message ({exc})"
@@ -261,6 +276,7 @@ class QbwcService:
             return "done"
         state.hresult = hresult
         state.last_error = explain_hresult(hresult, message, "connection")
+        await self._onboarding.unanswered(state, hresult)
         await self._apply(await self._settler.unanswered(state, hresult, state.last_error))
         await self._shrink(state)
         state.planned = []
@@ -349,8 +365,15 @@ class QbwcService:
         )
 
     async def _plan(self, state: SessionState, connection: Connection) -> None:
+        if not connection.onboarded:
+            # Onboarding (onboarding.py): the company is read first; nothing posts before
+            # the operator confirms the review, so the ledger is not planned at all.
+            await self._onboarding.plan_read(state, connection)
+            return
+        await self._onboarding.before_plan(state)  # choices, links, held names: onboarding.py
         effects = await self._planner.plan(state, self._limits(state, connection))
         await self._apply(effects)
+        await self._onboarding.after_plan(state)  # names the review decided: onboarding.py
 
     async def _apply(self, effects: Effects) -> None:
         await effects.apply(self._id_map, self._publisher, self._ledger)
@@ -446,6 +469,9 @@ class QbwcService:
     async def _percent(self, state: SessionState) -> int:
         if not state.planned:
             return 100
+        reading = self._onboarding.read_percent(state)
+        if reading is not None:
+            return reading
         entries = await self._ledger.entries(state.connection)
         remaining = sum(
             1

@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field
 from mlconnector.common.envelopes import utcnow
 from mlconnector.common.streams import KV_SESSIONS
 from mlconnector.gateway.changes import ChangeMark
+from mlconnector.gateway.company_read import CompanyRead
 
 
 def new_ticket() -> str:
@@ -28,7 +29,18 @@ def new_ticket() -> str:
     return secrets.token_hex(16)
 
 
-RequestKind = Literal["add", "lookup", "query", "mod", "void", "prerequisite", "probe", "changes"]
+RequestKind = Literal[
+    "add",
+    "lookup",
+    "query",
+    "mod",
+    "void",
+    "prerequisite",
+    "probe",
+    "changes",
+    "company",
+    "existing",
+]
 
 
 class Sent(BaseModel):
@@ -39,7 +51,9 @@ class Sent(BaseModel):
     so several Sent carry the same request_id). mod, void: the record's Mod or void.
     prerequisite: an item or job a record needs. probe: a harmless HostQuery sent only so
     that the Web Connector never gets an empty message when it expects one. changes: the
-    query for customers and vendors changed in QuickBooks (changes.py).
+    query for customers and vendors changed in QuickBooks (changes.py). company: a query of
+    the company's lists before a new connection posts (company_read.py). existing: the lookup
+    of the customer or vendor whose name QuickBooks said is in use (3100, name_conflicts.py).
     """
 
     request_id: str
@@ -86,6 +100,8 @@ class SessionState(BaseModel):
     batch_limit: int = 50
     # The QuickBooks-changes mark this session's change queries started from (changes.py).
     change_mark: ChangeMark | None = None
+    # The read of the company of a connection not onboarded yet (company_read.py).
+    company_read: CompanyRead | None = None
     qbxml_version: str = "13.0"
     posted: int = 0
     failed: int = 0

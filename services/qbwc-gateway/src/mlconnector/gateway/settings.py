@@ -28,6 +28,9 @@ class GatewaySettings(BaseServiceSettings):
     qbwc_changes_every_seconds: float = Field(
         default=600.0, ge=0, alias="QBWC_CHANGES_EVERY_SECONDS"
     )
+    # Records per message while a new connection's company is read (onboarding): an
+    # iterator's MaxReturned, shared by the lists read in one message.
+    qbwc_company_page_size: int = Field(default=500, ge=25, le=1000, alias="QBWC_COMPANY_PAGE_SIZE")
     qbwc_max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024, alias="QBWC_MAX_BODY_BYTES")
     # How long a command fetched from QB_COMMANDS may stay unacknowledged before JetStream
     # offers it again; it is acknowledged as soon as the ledger holds it.

@@ -23,6 +23,7 @@ from fastapi import FastAPI, Header, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from pydantic import BaseModel
 
+from mlconnector.stsandbox.catalog_routes import add_catalog_routes
 from mlconnector.stsandbox.exchanges import ExchangeRecorder
 from mlconnector.stsandbox.problems import problem
 from mlconnector.stsandbox.settings import SandboxSettings
@@ -206,6 +207,7 @@ def create_app(
         return JSONResponse({"error": "invalid_client"}, status_code=400)
 
     add_write_routes(app, guard, tenant_store)
+    add_catalog_routes(app, guard, tenant_store)
 
     @app.get("/crm/v2/tenant/{tenant}/export/customers")
     def export_customers(

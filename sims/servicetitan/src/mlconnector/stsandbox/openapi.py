@@ -77,6 +77,8 @@ MODULES = {
     "/crm/v2": "tenant-crm-v2.json",
     "/accounting/v2": "tenant-accounting-v2.json",
     "/inventory/v2": "tenant-inventory-v2.json",
+    "/pricebook/v2": "tenant-pricebook-v2.json",
+    "/settings/v2": "tenant-settings-v2.json",
 }
 _INT = re.compile(r"^-?\d+$")
 

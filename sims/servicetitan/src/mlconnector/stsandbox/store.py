@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from mlconnector.stsandbox.catalog import Catalog
 from mlconnector.stsandbox.seed import seed_data, st_time
 
 # Named like their ServiceTitan endpoints. Vendors have no export feed (the inventory API lists
@@ -114,6 +115,8 @@ class SandboxStore:
         # What markasexported was told per invoice: id -> (externalId, externalMessage).
         self.exported: dict[int, tuple[str | None, str | None]] = {}
         self._next_id = 90_000_000_000
+        # The setup lists (pricebook, GL accounts, tax zones, business units): catalog.py.
+        self.catalog = Catalog(seed)
         for entity, records in seed_data(seed).items():
             # Freshly built for this store, and never changed in place afterwards (put
             # replaces a record): stored as they are.
