@@ -33,6 +33,7 @@ def test_every_fixed_command_is_registered() -> None:
             "st",
             "reconcile",
             "retry",
+            "onboard",
         ]
     )
     assert sorted(_names(group(app, "connection"))) == [

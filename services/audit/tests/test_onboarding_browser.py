@@ -54,7 +54,7 @@ class AuditThread:
         await seed_review(js)
         await seed_hold(js)
         db = AuditDb(f"sqlite+aiosqlite:///{self.tmp_path / 'audit.db'}")
-        await db.create_tables()
+        await db.migrate()
         self._server = uvicorn.Server(
             uvicorn.Config(create_app(db, js), host="127.0.0.1", port=0, log_level="warning")
         )

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from qbsim_messages import Validate, add, invoice, line, message, mod, ref, rq, run, statuses, text
 
-from mlconnector.qbsim.company import Company
+from mlconnector.qbsim.company import Company, seed_contractor
 from mlconnector.qbsim.main import run as cli
 
 LINES_408_05 = line("Labor", "2", "125.00") + line("WH-50G", amount="146.00")
@@ -151,6 +151,8 @@ def test_closing_date_from_the_command_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path = str(tmp_path / "c.sqlite")
+    with Company(path) as company:  # the file a simulated Web Connector made
+        seed_contractor(company)
     out = io.StringIO()
     assert cli(["company", "--company", path, "closing-date"], out=out) == 0
     assert cli(["company", "--company", path, "closing-date", "2024-03-31"], out=out) == 0

@@ -89,7 +89,7 @@ def test_company_lists_print_tables(what: str, tmp_path: Path) -> None:
     out = io.StringIO()
     assert run(["company", "--company", str(tmp_path / "c.sqlite"), what], out=out) == 0
     lines = out.getvalue().splitlines()
-    assert lines[-1].startswith(f"{len(lines) - 3} {what}; ")
+    assert lines[-1].startswith(f"{len(lines) - 3} {what.replace('-', ' ')}; ")
 
 
 def test_a_missing_company_file_is_refused_not_created(
@@ -301,7 +301,7 @@ def test_company_lists_show_credit_memos_voids_and_balances(tmp_path: Path) -> N
         "16.24",
         "open",
     ]
-    assert memos[-1] == "1 credit-memos; total 16.24"
+    assert memos[-1] == "1 credit memo; total 16.24"
     accounts = {row[20:51].strip(): row.split()[-1] for row in listing("accounts")[2:-1]}
     assert (
         accounts["Accounts Receivable"],
@@ -313,4 +313,4 @@ def test_company_lists_show_credit_memos_voids_and_balances(tmp_path: Path) -> N
         "22.50",
     )
     assert listing("accounts")[-1].endswith("; accounts receivable 214.35")
-    assert listing("customers")[-1] == "1 customers; balance 214.35"
+    assert listing("customers")[-1] == "1 customer; balance 214.35"

@@ -167,7 +167,8 @@ def print_table(company: Company, what: str, out: TextIO) -> None:
     )
     voided = sum(1 for r in records if getattr(r, "is_voided", False))
     tail = f" ({voided} void)" if voided else ""
-    count = what if len(records) != 1 else what.removesuffix("s")
+    noun = what.replace("-", " ")
+    count = noun if len(records) != 1 else noun.removesuffix("s")
     print(f"{len(records)} {count}{tail}; {columns[index][0].lower()} {total:.2f}", file=out)
 
 
