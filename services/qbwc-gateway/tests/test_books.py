@@ -70,12 +70,46 @@ def invoice_event(
     modified: dt.datetime,
     pipe_feet: int = 4,
     tax_rate: Decimal = Decimal("0.0825"),
+    copper_feet: int = 0,
 ) -> StEvent:
-    """Labor 2 x 125.00 (not taxable) and PVC-075 feet x 36.50 (taxable) at `tax_rate`."""
+    """Labor 2 x 125.00 (not taxable), PVC-075 feet x 36.50 and, when asked, CU-050 feet x
+    6.40 (taxable) at `tax_rate`."""
     pipe = Decimal(pipe_feet) * Decimal("36.50")
-    subtotal = Decimal("250.00") + pipe
+    copper = Decimal(copper_feet) * Decimal("6.40")
+    subtotal = Decimal("250.00") + pipe + copper
     # ServiceTitan and QuickBooks both round half up (12.045 -> 12.05).
-    tax = (pipe * tax_rate).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    tax = ((pipe + copper) * tax_rate).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    lines = [
+        InvoiceLine(
+            st_id=st_id * 10 + 1,
+            sku_name="Labor",
+            description="Replace water heater",
+            quantity=Decimal("2"),
+            price=Decimal("125.00"),
+            total=Decimal("250.00"),
+        ),
+        InvoiceLine(
+            st_id=st_id * 10 + 2,
+            sku_name="PVC-075",
+            description='3/4" PVC pipe',
+            quantity=Decimal(pipe_feet),
+            price=Decimal("36.50"),
+            total=pipe,
+            taxable=True,
+        ),
+    ]
+    if copper_feet:
+        lines.append(
+            InvoiceLine(
+                st_id=st_id * 10 + 3,
+                sku_name="CU-050",
+                description='1/2" copper pipe',
+                quantity=Decimal(copper_feet),
+                price=Decimal("6.40"),
+                total=copper,
+                taxable=True,
+            )
+        )
     invoice = Invoice(
         st_id=st_id,
         number=str(st_id),
@@ -85,25 +119,7 @@ def invoice_event(
         subtotal=subtotal,
         sales_tax=tax,
         total=subtotal + tax,
-        lines=(
-            InvoiceLine(
-                st_id=st_id * 10 + 1,
-                sku_name="Labor",
-                description="Replace water heater",
-                quantity=Decimal("2"),
-                price=Decimal("125.00"),
-                total=Decimal("250.00"),
-            ),
-            InvoiceLine(
-                st_id=st_id * 10 + 2,
-                sku_name="PVC-075",
-                description='3/4" PVC pipe',
-                quantity=Decimal(pipe_feet),
-                price=Decimal("36.50"),
-                total=pipe,
-                taxable=True,
-            ),
-        ),
+        lines=tuple(lines),
         modified_on=modified,
     )
     return StEvent(
@@ -509,3 +525,156 @@ async def test_voided_before_it_could_post_is_never_posted_even_on_replay(
         (commands[0].command_id, "posted"),
         (add.command_id, "superseded"),
     ]
+
+
+async def test_an_invoice_edited_after_posting_is_modified_line_by_line(
+    gateway: Gateway, sim: SimQuickBooks
+) -> None:
+    connection = await _connection(gateway)
+    customer = customer_event(1001, "Hernandez, Maria", "12 Main St", MONDAY)
+    first = invoice_event(5001, 1001, "Hernandez, Maria", MONDAY)
+    await _publish(gateway, connection, customer, first)
+    assert await _session(gateway, sim) == "Posted 2, failed 0, waiting 0, retrying 0"
+    [posted] = sim.company.invoices()
+    line_ids = [line.txn_line_id for line in posted.lines]
+
+    # After posting: a fifth foot of pipe and 10 ft of copper (ServiceTitan edits exported
+    # invoices; the mapping's default for invoices is `on_change: modify`).
+    edited = invoice_event(
+        5001, 1001, "Hernandez, Maria", MONDAY + dt.timedelta(days=1), pipe_feet=5, copper_feet=10
+    )
+    await _publish(gateway, connection, edited)
+    assert await _session(gateway, sim) == "Posted 1, failed 0, waiting 0, retrying 0"
+
+    [modified] = sim.company.invoices()
+    assert modified.txn_id == posted.txn_id  # the same invoice, never a second one
+    # 250.00 + 182.50 + 64.00 = 496.50; tax 8.25% of 246.50 = 20.34; total 516.84.
+    assert (modified.subtotal, modified.sales_tax_total, modified.balance_remaining) == (
+        Decimal("496.50"),
+        Decimal("20.34"),
+        Decimal("516.84"),
+    )
+    assert [line.txn_line_id for line in modified.lines][:2] == line_ids
+    [mod] = sim.requests("InvoiceMod")
+    assert [line.findtext("TxnLineID") for line in mod.iter("InvoiceLineMod")] == [
+        *line_ids,
+        "-1",
+    ]
+    outcome = (await gateway.outcomes("acme"))[-1]
+    assert (outcome.status, outcome.qb_id) == ("posted", posted.txn_id)
+    assert outcome.amounts is not None
+    assert outcome.amounts["total"] == "516.84"
+    assert sim.company.ar_balance() == Decimal("516.84")
+
+    # A third version removes the copper again: its line leaves the invoice.
+    third = invoice_event(5001, 1001, "Hernandez, Maria", MONDAY + dt.timedelta(days=2))
+    await _publish(gateway, connection, third)
+    assert await _session(gateway, sim) == "Posted 1, failed 0, waiting 0, retrying 0"
+    [back] = sim.company.invoices()
+    assert [line.txn_line_id for line in back.lines] == line_ids
+    assert back.balance_remaining == Decimal("408.05")
+
+
+async def test_an_adjustment_becomes_a_credit_memo_applied_to_its_invoice(
+    gateway: Gateway, sim: SimQuickBooks
+) -> None:
+    connection = await _connection(gateway)
+    customer = customer_event(1001, "Hernandez, Maria", "12 Main St", MONDAY)
+    invoice = invoice_event(5001, 1001, "Hernandez, Maria", MONDAY)
+    # The pipe comes back: an adjustment invoice of -146.00 and its tax -12.05.
+    returned = Invoice(
+        st_id=5101,
+        number="5001-A",
+        customer_st_id=1001,
+        customer_name="Hernandez, Maria",
+        invoice_date=dt.date(2026, 11, 28),
+        subtotal=Decimal("-146.00"),
+        sales_tax=Decimal("-12.05"),
+        total=Decimal("-158.05"),
+        adjustment_to_id=5001,
+        lines=(
+            InvoiceLine(
+                st_id=51012,
+                sku_name="PVC-075",
+                description='3/4" PVC pipe returned',
+                quantity=Decimal("-4"),
+                price=Decimal("36.50"),
+                total=Decimal("-146.00"),
+                taxable=True,
+            ),
+        ),
+        modified_on=MONDAY + dt.timedelta(days=1),
+    )
+    adjustment = StEvent(
+        tenant=TENANT,
+        entity="invoice",
+        st_id=5101,
+        version=(MONDAY + dt.timedelta(days=1)).isoformat(),
+        record=returned,
+    )
+    # All at once, the adjustment first: the gateway orders them by what each names.
+    await _publish(gateway, connection, adjustment, invoice, customer)
+    assert await _session(gateway, sim) == "Posted 4, failed 0, waiting 0, retrying 0"
+
+    [memo] = sim.company.credit_memos()
+    assert (memo.total_amount, memo.credit_remaining) == (Decimal("158.05"), Decimal("0.00"))
+    [adjusted] = sim.company.invoices()
+    assert adjusted.balance_remaining == Decimal("250.00")
+    assert sim.company.ar_balance() == Decimal("250.00")
+    assert sim.company.customer_balance("Hernandez, Maria") == Decimal("250.00")
+    # Nothing more to send: the application is never sent twice.
+    log = await gateway.run_session("acme-qbwc", "s3cret-pass", sim)
+    assert (log.auth[1], log.sent) == ("none", [])
+    assert len(sim.requests("ReceivePaymentAddRq")) == 1
+
+
+async def test_a_change_in_a_closed_period_is_explained_with_the_difference(
+    gateway: Gateway, sim: SimQuickBooks
+) -> None:
+    connection = await _connection(gateway)
+    customer = customer_event(1001, "Hernandez, Maria", "12 Main St", MONDAY)
+    await _publish(
+        gateway, connection, customer, invoice_event(5001, 1001, "Hernandez, Maria", MONDAY)
+    )
+    assert await _session(gateway, sim) == "Posted 2, failed 0, waiting 0, retrying 0"
+    # The accountant closes November before ServiceTitan's edit arrives.
+    sim.company.set_closing_date(dt.date(2026, 11, 30))
+    edited = invoice_event(
+        5001, 1001, "Hernandez, Maria", MONDAY + dt.timedelta(days=1), pipe_feet=5
+    )
+    await _publish(gateway, connection, edited)
+
+    assert await _session(gateway, sim) == "Posted 0, failed 1, waiting 0, retrying 0"
+    refused = (await gateway.outcomes("acme"))[-1]
+    assert (refused.status, refused.status_code) == ("failed", 3171)
+    assert refused.difference is not None
+    assert refused.difference["total"] == ("408.05", "447.56")
+    assert "(the change QuickBooks refused: line 2 PVC-075: 4 x 36.50" in refused.status_message
+    assert refused.status_message.endswith("; total 408.05 -> 447.56)")
+    assert refused.hint is not None
+    assert "closing date" in refused.hint
+    [kept] = sim.company.invoices()
+    assert kept.balance_remaining == Decimal("408.05")
+
+
+async def test_an_exceeded_credit_limit_fails_at_once_and_is_not_retried(
+    gateway: Gateway, sim: SimQuickBooks
+) -> None:
+    connection = await _connection(gateway)
+    await _publish(
+        gateway, connection, customer_event(1001, "Hernandez, Maria", "12 Main St", MONDAY)
+    )
+    assert await _session(gateway, sim) == "Posted 1, failed 0, waiting 0, retrying 0"
+    maria = sim.company.customer_by_name("Hernandez, Maria")
+    assert maria is not None
+    sim.company.edit_party_as_user(maria.core.list_id, credit_limit=Decimal("300.00"))
+    await _publish(gateway, connection, invoice_event(5001, 1001, "Hernandez, Maria", MONDAY))
+
+    assert await _session(gateway, sim) == "Posted 0, failed 1, waiting 0, retrying 0"
+    refused = (await gateway.outcomes("acme"))[-1]
+    assert (refused.status, refused.status_code) == ("failed", 3180)
+    assert refused.hint is not None
+    assert refused.hint.startswith("The customer's credit limit in QuickBooks would be exceeded.")
+    again = await gateway.run_session("acme-qbwc", "s3cret-pass", sim)
+    assert (again.auth[1], again.sent) == ("none", [])
+    assert sim.company.invoices() == []

@@ -31,6 +31,8 @@ from mlconnector.gateway.feed import CommandFeed
 from mlconnector.gateway.ingest import entry_from_command
 from mlconnector.gateway.ledger import Change, LedgerStore, WorkEntry
 from mlconnector.gateway.mods import (
+    describe,
+    difference,
     edit_query,
     line_ids_of,
     mod_line_keys,
@@ -293,11 +295,18 @@ class _Settle:
             )
         self.effects.change(self.sent.key, _done(self.command.command_id))
 
-    def _error(self, status: ResponseStatus, message: str | None = None) -> None:
+    def _error(
+        self,
+        status: ResponseStatus,
+        message: str | None = None,
+        difference: dict[str, tuple[str | None, str | None]] | None = None,
+    ) -> None:
         """A request QuickBooks refused: retried in a later session when it may pass."""
         advice = advice_for(status.status_code, status.status_message)
         text = message or status.status_message
         extra = self._response(status)
+        if difference:
+            extra["difference"] = difference
         if advice.retryable:
             retries = self.entry.retries + (
                 0 if self.entry.retry_ticket == self.state.ticket else 1
@@ -430,6 +439,21 @@ class _Settle:
                 status,
                 f"{status.status_message} (QuickBooks reported the record changed "
                 f"{progress.stale_mods} times between the query and the Mod in this session)",
+            )
+            return
+        # What QuickBooks refused to change (a closed period, a business rule): the office
+        # needs the difference to enter it by hand or to lift the rule and retry.
+        diff = (
+            difference(self.posted.fingerprint, self.command.fingerprint)
+            if self.posted is not None and self.posted.fingerprint and self.command.fingerprint
+            else None
+        )
+        if diff:
+            self._error(
+                status,
+                f"{status.status_message.rstrip()} (the change QuickBooks refused: "
+                f"{describe(diff)})",
+                difference=diff,
             )
             return
         self._error(status)

@@ -24,6 +24,7 @@ from mlconnector.qbsim.address import Address
 from mlconnector.qbsim.closing import check_open
 from mlconnector.qbsim.credits import release_excess
 from mlconnector.qbsim.entities import entity_row
+from mlconnector.qbsim.errors import QbxmlParseError
 from mlconnector.qbsim.invoice_lines import (
     InvoiceLine,
     InvoiceLineDraft,
@@ -63,6 +64,7 @@ class InvoiceChanges:
     """Header fields an InvoiceMod sets; None leaves a field as it is."""
 
     customer: RefSpec | None = None
+    ar_account: RefSpec | None = None
     class_ref: RefSpec | None = None
     txn_date: date | None = None
     ref_number: str | None = None
@@ -123,6 +125,16 @@ def mod_sales_form(
             if customer is None or customer["kind"] != "Customer":
                 raise invalid_reference("Customer", changes.customer.shown, form.kind)
             customer_id = customer["list_id"]
+        if changes.ar_account is not None:
+            account = store.resolve("accounts", changes.ar_account)
+            if account is None:
+                raise invalid_reference("Account", changes.ar_account.shown, form.kind)
+            if account != row["ar_account_id"]:
+                # Moving a posted form between AR accounts re-posts it: not simulated. Naming
+                # the account it already has (a Mod built from the Add) changes nothing.
+                raise QbxmlParseError(
+                    f"the simulator does not implement moving a {form.kind} to another AR account"
+                )
         updates: dict[str, object] = {"customer_id": customer_id}
         _refs(store, changes, updates, form.kind)
         for attr in ("ref_number", "po_number", "other"):
