@@ -434,12 +434,19 @@ class Gateway:
         except NotFoundError:
             unread = 0
         queued = sum(1 for e in entries.values() if e.state == "queued")
-        return unread + queued, sum(1 for e in entries.values() if e.unknown)
+        flights = await LedgerStore(self.nc, self.js).flights(connection)
+        in_flight = {key for f in flights.values() for key, _ in f.attempts}
+        unanswered = {key for key, e in entries.items() if e.unknown} | in_flight
+        return unread + queued, len(unanswered)
 
     async def unanswered(self, connection: str) -> list[str]:
         """Command ids of Adds sent to QuickBooks whose answer was never read."""
         entries = await self.ledger(connection)
-        return sorted(a.command_id for e in entries.values() for a in e.unknown)
+        flights = await LedgerStore(self.nc, self.js).flights(connection)
+        return sorted(
+            {a.command_id for e in entries.values() for a in e.unknown}
+            | {a.command_id for f in flights.values() for _, a in f.attempts}
+        )
 
     async def outcomes(self, connection: str) -> list[Outcome]:
         info = await self.js.stream_info(QB_OUTCOMES.name)

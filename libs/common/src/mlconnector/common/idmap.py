@@ -7,12 +7,14 @@ import datetime as dt
 import re
 from collections.abc import Iterable
 
+from nats.aio.client import Client
 from nats.js import JetStreamContext
 from nats.js.errors import KeyDeletedError, KeyNotFoundError
 from nats.js.kv import KeyValue
 from pydantic import BaseModel, Field
 
 from mlconnector.common.envelopes import version_order
+from mlconnector.common.kvbatch import last_values
 from mlconnector.common.streams import KV_ID_MAP
 
 
@@ -68,12 +70,18 @@ def id_map_key(connection: str, entity: str, st_id: int, role: str = "") -> str:
 
 
 class IdMap:
-    def __init__(self, kv: KeyValue) -> None:
+    def __init__(self, kv: KeyValue, nc: Client | None = None) -> None:
         self._kv = kv
+        # With the connection (and a bucket that allows direct gets) several entries are
+        # read in one request (kvbatch); without, one request per entry.
+        self._nc = nc
 
     @classmethod
     async def open(cls, js: JetStreamContext) -> IdMap:
-        return cls(await js.key_value(KV_ID_MAP))
+        kv = await js.key_value(KV_ID_MAP)
+        info = await js.stream_info(f"KV_{KV_ID_MAP}")
+        nc: Client | None = getattr(js, "_nc", None)
+        return cls(kv, nc if info.config.allow_direct else None)
 
     async def get(
         self, connection: str, entity: str, st_id: int, role: str = ""
@@ -93,8 +101,15 @@ class IdMap:
         latency, not one per key); records the map does not know are left out.
         `keys` are (entity, st_id, role)."""
         wanted = list(dict.fromkeys(keys))
-        found = await asyncio.gather(*(self.get(connection, *key) for key in wanted))
-        return {key: mapping for key, mapping in zip(wanted, found, strict=True) if mapping}
+        if self._nc is None or not wanted:
+            found = await asyncio.gather(*(self.get(connection, *key) for key in wanted))
+            return {key: mapping for key, mapping in zip(wanted, found, strict=True) if mapping}
+        subjects = {f"$KV.{KV_ID_MAP}.{id_map_key(connection, *key)}": key for key in wanted}
+        values = await last_values(self._nc, f"KV_{KV_ID_MAP}", list(subjects))
+        return {
+            subjects[subject]: IdMapping.model_validate_json(data)
+            for subject, data in values.items()
+        }
 
     async def put_many(
         self, connection: str, entries: Iterable[tuple[str, int, str, IdMapping]]

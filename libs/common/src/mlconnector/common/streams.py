@@ -86,7 +86,8 @@ class BucketDef:
 ALL_BUCKETS: dict[str, BucketDef] = {
     KV_CONNECTIONS: BucketDef(),
     KV_SESSIONS: BucketDef(ttl=SESSION_TTL_SECONDS),
-    KV_ID_MAP: BucketDef(),
+    # Direct gets: a round reads the entries it needs in one request (kvbatch).
+    KV_ID_MAP: BucketDef(direct=True),
     KV_WATERMARKS: BucketDef(),
     KV_WORK: BucketDef(history=1, direct=True),
     KV_CREDENTIALS: BucketDef(),
@@ -96,7 +97,7 @@ ALL_BUCKETS: dict[str, BucketDef] = {
     KV_QBWC_USERS: BucketDef(),
     KV_AUTH_LIMITS: BucketDef(ttl=AUTH_LIMITS_TTL_SECONDS),
     KV_COMPANY: BucketDef(history=1),
-    KV_ONBOARDING: BucketDef(),
+    KV_ONBOARDING: BucketDef(direct=True),
 }
 
 
@@ -154,6 +155,12 @@ async def declare_all(js: JetStreamContext) -> None:
     for bucket, spec in ALL_BUCKETS.items():
         try:
             await js.key_value(bucket)
+            if spec.direct:
+                # A bucket made before it needed direct gets gets them (a config update).
+                info = await js.stream_info(f"KV_{bucket}")
+                if not info.config.allow_direct:
+                    info.config.allow_direct = True
+                    await js.update_stream(info.config)
         except BucketNotFoundError:
             await js.create_key_value(
                 KeyValueConfig(

@@ -19,6 +19,7 @@ from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.errors import BadRequestError
 from pydantic import ValidationError
 
 from mlconnector.common.envelopes import Command
@@ -52,6 +53,7 @@ class CommandFeed:
         self._js = js
         self._ack_wait = ack_wait_seconds
         self._ready: set[str] = set()
+        self._ack_all: set[str] = set()
         self._bodies: OrderedDict[int, Command] = OrderedDict()
         self.requests = 0  # NATS requests made, for the benchmarks
 
@@ -63,17 +65,22 @@ class CommandFeed:
         if connection in self._ready:
             return
         self.requests += 1
-        await self._js.add_consumer(
-            QB_COMMANDS.name,
-            ConsumerConfig(
-                durable_name=durable_name(connection),
-                filter_subject=command_subject(connection),
-                deliver_policy=DeliverPolicy.ALL,
-                ack_policy=AckPolicy.EXPLICIT,
-                ack_wait=self._ack_wait,
-                max_deliver=-1,
-            ),
+        config = ConsumerConfig(
+            durable_name=durable_name(connection),
+            filter_subject=command_subject(connection),
+            deliver_policy=DeliverPolicy.ALL,
+            # One ack settles a whole drain (everything up to it is in the ledger).
+            ack_policy=AckPolicy.ALL,
+            ack_wait=self._ack_wait,
+            max_deliver=-1,
         )
+        try:
+            info = await self._js.add_consumer(QB_COMMANDS.name, config)
+        except BadRequestError:
+            # A consumer made by an earlier gateway version (explicit acks) keeps its policy.
+            info = await self._js.consumer_info(QB_COMMANDS.name, durable_name(connection))
+        if info.config.ack_policy == AckPolicy.ALL:
+            self._ack_all.add(connection)
         self._ready.add(connection)
 
     async def drain(self, connection: str, limit: int = 10_000) -> list[Delivery]:
@@ -132,10 +139,14 @@ class CommandFeed:
         self._remember(meta.sequence.stream, command)
         return Delivery(command, msg.reply, meta.sequence.stream, trace)
 
-    async def ack(self, deliveries: list[Delivery]) -> None:
-        """Acknowledge, confirmed by the server (the ledger holds them now)."""
-        self.requests += len(deliveries)
-        await asyncio.gather(*(self._nc.request(d.reply, b"+ACK", timeout=5.0) for d in deliveries))
+    async def ack(self, connection: str, deliveries: list[Delivery]) -> None:
+        """Acknowledge, confirmed by the server (the ledger holds them now): the last one
+        alone when the consumer acks all up to it, else each."""
+        if not deliveries:
+            return
+        settle = deliveries[-1:] if connection in self._ack_all else deliveries
+        self.requests += len(settle)
+        await asyncio.gather(*(self._nc.request(d.reply, b"+ACK", timeout=5.0) for d in settle))
 
     async def nak(self, deliveries: list[Delivery]) -> None:
         """Hand them back for redelivery (the ledger could not take them)."""

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from mlconnector.common.envelopes import Command, Outcome
+from mlconnector.common.envelopes import Command, Outcome, utcnow
 from mlconnector.gateway.feed import CommandFeed, Delivery
 from mlconnector.gateway.ledger import (
     LedgerStore,
@@ -46,8 +46,18 @@ def entry_for(delivery: Delivery) -> WorkEntry:
 def entry_from_command(
     command: Command, stream_seq: int, trace: dict[str, str] | None = None
 ) -> WorkEntry:
-    """The ledger entry of `command` (stored at `stream_seq` in QB_COMMANDS)."""
-    return WorkEntry(
+    """The ledger entry of `command` (stored at `stream_seq` in QB_COMMANDS). Built without
+    validation: every field comes from a validated Command (this runs once per command)."""
+    return WorkEntry.model_construct(
+        state="queued",
+        waited=0,
+        waited_ticket="",
+        retries=0,
+        retry_ticket="",
+        unknown=[],
+        failure="",
+        first_seen=utcnow(),
+        outcomes=0,
         connection=command.connection,
         tenant=command.tenant,
         kind="prerequisite" if command.is_prerequisite else "record",
@@ -201,7 +211,7 @@ class Ingest:
             for delivery in misplaced
         )
         await self._outcomes.publish(pending)
-        await self._feed.ack(deliveries)
+        await self._feed.ack(connection, deliveries)
         return sum(
             1 for fold in folds.values() for entry, _ in fold.superseded if entry.kind == "record"
         )

@@ -10,7 +10,9 @@ are collected by the bucket's TTL (streams.AUTH_LIMITS_TTL_SECONDS).
 
 from __future__ import annotations
 
+import asyncio
 import json
+import random
 import time
 
 import nats.errors
@@ -50,7 +52,11 @@ class NatsKvStorage(Storage):
     async def incr(self, key: str, expiry: int, amount: int = 1) -> int:
         """Add `amount` to the counter; a counter whose window ended starts again at `amount`
         with a window of `expiry` seconds. Returns the new count."""
-        for _ in range(_MAX_CAS_ATTEMPTS):
+        for attempt in range(_MAX_CAS_ATTEMPTS):
+            if attempt:
+                # Many writers on one key: back off a random while, growing, so that they
+                # stop colliding instead of retrying in step.
+                await asyncio.sleep(random.uniform(0, 0.002 * min(attempt, 10)))
             found = await self._read(key)
             now = time.time()
             if found is None or found[1] <= now:

@@ -2,7 +2,10 @@
 
 One entry per record, `<connection>.r.<entity>.<st id>[.<role>]`, holding the newest version
 to apply and how far it got; one per prerequisite command, `<connection>.p.<command id>` (an
-item or a job a record needs). Commands enter it from QB_COMMANDS (ingest.py) and leave it
+item or a job a record needs); and one per message QuickBooks is working on,
+`<connection>.f.<ticket>` (a Flight: its Adds, written once per message before QuickBooks can
+see it, removed once its answer is settled; an answer that never comes turns its Adds into
+unanswered attempts of their entries). Commands enter it from QB_COMMANDS (ingest.py) and leave it
 once settled: posted, voided, reported as changed, or superseded. A failed record stays
 (state "failed") so that the records depending on it fail at once, until a newer version or
 an operator's retry replaces it.
@@ -111,6 +114,20 @@ class WorkEntry(BaseModel):
         return version_order(self.version_at, self.generation, self.event_id)
 
 
+class Flight(BaseModel):
+    """The Adds of one message handed to the Web Connector (one write per message, not per
+    Add): until its answer is settled, each may have posted."""
+
+    ticket: str
+    attempts: list[tuple[str, Attempt]] = Field(
+        default_factory=list, description="(entry key, attempt) per Add in the message"
+    )
+
+
+def flight_key(connection: str, ticket: str) -> str:
+    return f"{connection}.f.{ticket}"
+
+
 def record_entry_key(connection: str, entity: str, st_id: int, role: str = "") -> str:
     key = f"{connection}.r.{entity}.{st_id}"
     return f"{key}.{role}" if role else key
@@ -141,6 +158,7 @@ class _Slot:
 @dataclass
 class _ConnectionCache:
     slots: dict[str, _Slot] = field(default_factory=dict)
+    flights: dict[str, tuple[Flight, int]] = field(default_factory=dict)
     last_seq: int = 0
     loaded_at: float = 0.0
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -166,11 +184,42 @@ class LedgerStore:
         """Every entry of the connection, by key, as of now."""
         cache = self._caches.setdefault(connection, _ConnectionCache())
         async with cache.lock:
-            if time.monotonic() - cache.loaded_at > RELOAD_AFTER_SECONDS:
-                cache.slots, cache.last_seq = {}, 0
-            await self._scan(connection, cache)
-            cache.loaded_at = time.monotonic() if cache.last_seq else cache.loaded_at
+            await self._refresh(connection, cache)
             return {key: slot.entry for key, slot in cache.slots.items()}
+
+    async def flights(self, connection: str) -> dict[str, Flight]:
+        """The connection's messages whose answers are not settled, by ticket."""
+        cache = self._caches.setdefault(connection, _ConnectionCache())
+        async with cache.lock:
+            await self._refresh(connection, cache)
+            return {flight.ticket: flight for flight, _ in cache.flights.values()}
+
+    async def _refresh(self, connection: str, cache: _ConnectionCache) -> None:
+        if time.monotonic() - cache.loaded_at > RELOAD_AFTER_SECONDS:
+            cache.slots, cache.flights, cache.last_seq = {}, {}, 0
+        await self._scan(connection, cache)
+        cache.loaded_at = time.monotonic() if cache.last_seq else cache.loaded_at
+
+    async def put_flight(self, connection: str, flight: Flight) -> None:
+        """Record a message's Adds before QuickBooks can see them (one write)."""
+        cache = self._caches.setdefault(connection, _ConnectionCache())
+        key = flight_key(connection, flight.ticket)
+        self.requests += 1
+        ack = await self._js.publish(f"{PREFIX}{key}", flight.model_dump_json().encode())
+        cache.flights[key] = (flight, int(ack.seq))
+
+    async def drop_flight(self, connection: str, ticket: str) -> None:
+        """The message's answer is settled (or it never ran): forget it."""
+        cache = self._caches.setdefault(connection, _ConnectionCache())
+        key = flight_key(connection, ticket)
+        self.requests += 1
+        await self._js.publish(
+            f"{PREFIX}{key}",
+            b"",
+            headers={"KV-Operation": "PURGE", "Nats-Rollup": "sub"},
+            msg_ttl=MARKER_TTL_SECONDS,
+        )
+        cache.flights.pop(key, None)
 
     async def _scan(self, connection: str, cache: _ConnectionCache) -> None:
         """Read what changed since `cache.last_seq` (everything, from 0)."""
@@ -183,6 +232,11 @@ class LedgerStore:
                 seq = int(headers["Nats-Sequence"])
                 if headers.get("KV-Operation") in ("DEL", "PURGE"):
                     cache.slots.pop(key, None)
+                    cache.flights.pop(key, None)
+                elif key.split(".")[1:2] == ["f"]:
+                    known = cache.flights.get(key)
+                    if known is None or known[1] < seq:
+                        cache.flights[key] = (Flight.model_validate_json(data), seq)
                 else:
                     slot = cache.slots.get(key)
                     if slot is None or slot.revision < seq:

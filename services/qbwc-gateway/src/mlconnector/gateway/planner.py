@@ -27,7 +27,7 @@ from mlconnector.common.qbxml import Request, build_message, element_from_string
 from mlconnector.common.qbxml import schema as qbschema
 from mlconnector.gateway.effects import Effects
 from mlconnector.gateway.feed import CommandFeed
-from mlconnector.gateway.ledger import LedgerStore, WorkEntry
+from mlconnector.gateway.ledger import Attempt, Change, LedgerStore, WorkEntry
 from mlconnector.gateway.mods import (
     EditQuery,
     ModShapeError,
@@ -137,6 +137,7 @@ class Planner:
     async def plan(self, state: SessionState, limits: Limits) -> Effects:
         """Put the next message's requests in `state.planned` ([] when nothing more can go
         in this session); returns what must be written before it is handed out."""
+        await self._fold_flights(state.connection)
         entries = await self._ledger.entries(state.connection)
         records = [e for e in entries.values() if e.kind == "record"]
         in_flight = {sent.key for sent in state.sent}
@@ -170,6 +171,32 @@ class Planner:
         self._build_queries(round_)
         state.planned = await self._valid(round_)
         return round_.effects
+
+    async def _fold_flights(self, connection: str) -> None:
+        """Messages whose answers never came (an abandoned session, a lost response, the Web
+        Connector asking again): their Adds may have posted, so each becomes an unanswered
+        attempt of its entry, looked up before anything else is sent for it (rule 1)."""
+        flights = await self._ledger.flights(connection)
+        if not flights:
+            return
+        by_key: dict[str, list[Attempt]] = {}
+        for flight in flights.values():
+            for key, attempt in flight.attempts:
+                by_key.setdefault(key, []).append(attempt)
+
+        def add(attempts: list[Attempt]) -> Change:
+            def change(current: WorkEntry | None) -> WorkEntry | None:
+                if current is None:
+                    return None
+                known = {a.command_id for a in current.unknown}
+                new = [a for a in attempts if a.command_id not in known]
+                return current.model_copy(update={"unknown": [*current.unknown, *new]})
+
+            return change
+
+        await self._ledger.write_many(connection, [(k, add(a)) for k, a in by_key.items()])
+        for ticket in flights:
+            await self._ledger.drop_flight(connection, ticket)
 
     def _drop_orphans(self, round_: _Round) -> None:
         """Prerequisites whose record has moved on (a newer version, or settled) leave the

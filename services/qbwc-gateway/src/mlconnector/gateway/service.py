@@ -33,7 +33,7 @@ from mlconnector.gateway.effects import Effects
 from mlconnector.gateway.feed import CommandFeed
 from mlconnector.gateway.hresults import explain_hresult
 from mlconnector.gateway.ingest import Ingest
-from mlconnector.gateway.ledger import Attempt, LedgerStore, WorkEntry
+from mlconnector.gateway.ledger import Attempt, Flight, LedgerStore
 from mlconnector.gateway.onboarding import Onboarding, waiting_for_review
 from mlconnector.gateway.outcomes import OutcomePublisher
 from mlconnector.gateway.planner import Limits, Planner, render
@@ -41,7 +41,12 @@ from mlconnector.gateway.qbxmlversion import UnsupportedQuickBooks, choose_qbxml
 from mlconnector.gateway.refs import xml_text
 from mlconnector.gateway.sessions import Sent, SessionState, SessionStore, new_ticket
 from mlconnector.gateway.settings import GatewaySettings
-from mlconnector.gateway.settle import AnswerMismatchError, Settler, check_answers
+from mlconnector.gateway.settle import (
+    AnswerMismatchError,
+    Settler,
+    check_answers,
+    ran_in_quickbooks,
+)
 from mlconnector.gateway.throttle import LoginThrottle
 from mlconnector.gateway.tracing import annotate_connection, command_span
 from mlconnector.gateway.verifier import PasswordVerifier
@@ -232,6 +237,8 @@ class QbwcService:
             await self._onboarding.unanswered(state, hresult)
             effects = await self._settler.unanswered(state, hresult, state.last_error)
             await self._apply(effects)
+            if not ran_in_quickbooks(hresult):
+                await self._ledger.drop_flight(state.connection, state.ticket)
             await self._sessions.put(state)
             return -1
         try:
@@ -262,6 +269,8 @@ class QbwcService:
         elapsed = (utcnow() - state.sent_at).total_seconds() if state.sent_at else 0.0
         sent_count = len({sent.request_id for sent in state.sent})
         await self._apply(await self._settler.settle(state, statuses, limits))
+        # Every Add of the message is settled (or, unanswered, an attempt of its entry now).
+        await self._ledger.drop_flight(state.connection, state.ticket)
         await self._adapt(state, elapsed, sent_count)
         state.superseded += await self._ingest.run(state.connection)
         await self._plan(state, connection)
@@ -426,30 +435,27 @@ class QbwcService:
         )
 
     async def _record_attempts(self, state: SessionState, sents: list[Sent]) -> None:
-        """Before QuickBooks can see them, the message's Adds become unanswered attempts:
-        if the answer never comes back, the next try looks them up first (DESIGN rule 1)."""
+        """Before QuickBooks can see them, the message's Adds are recorded (one Flight write
+        for the message): if its answer never comes back, the next plan turns them into
+        unanswered attempts, looked up before anything is sent again (DESIGN rule 1)."""
         now = dt.datetime.now(dt.UTC)
-        changes = []
-        for sent in sents:
-            if sent.kind != "add":
-                continue
-            attempt = Attempt(
-                command_id=sent.command_id,
-                stream_seq=sent.stream_seq,
-                ticket=state.ticket,
-                sent_at=now,
+        attempts = [
+            (
+                sent.key,
+                Attempt(
+                    command_id=sent.command_id,
+                    stream_seq=sent.stream_seq,
+                    ticket=state.ticket,
+                    sent_at=now,
+                ),
             )
-
-            def record(current: WorkEntry | None, attempt: Attempt = attempt) -> WorkEntry | None:
-                if current is None:
-                    return None
-                if any(a.command_id == attempt.command_id for a in current.unknown):
-                    return current
-                return current.model_copy(update={"unknown": [*current.unknown, attempt]})
-
-            changes.append((sent.key, record))
-        if changes:
-            await self._ledger.write_many(state.connection, changes)
+            for sent in sents
+            if sent.kind == "add"
+        ]
+        if attempts:
+            await self._ledger.put_flight(
+                state.connection, Flight(ticket=state.ticket, attempts=attempts)
+            )
 
     def _trace_sends(self, state: SessionState, sents: list[Sent]) -> None:
         """A "send" span per request, in the trace of the command it carries."""

@@ -29,7 +29,7 @@ from mlconnector.common.qbxml.status import (
 from mlconnector.gateway.effects import Effects
 from mlconnector.gateway.feed import CommandFeed
 from mlconnector.gateway.ingest import entry_from_command
-from mlconnector.gateway.ledger import Change, LedgerStore, WorkEntry
+from mlconnector.gateway.ledger import Attempt, Change, LedgerStore, WorkEntry
 from mlconnector.gateway.mods import (
     describe,
     difference,
@@ -55,6 +55,11 @@ from mlconnector.gateway.sessions import Progress, Sent, SessionState
 # QuickBooks, 0x80040410 the company file is open in another mode, 0x80040400 QuickBooks
 # found an error parsing the message.)
 NEVER_RAN = frozenset({"0x80040408", "0x80040401", "0x80040410", "0x80040400"})
+
+
+def ran_in_quickbooks(hresult: str) -> bool:
+    """Whether QuickBooks may have run the message the Web Connector reports `hresult` for."""
+    return hresult.lower() not in NEVER_RAN
 
 
 class AnswerMismatchError(ValueError):
@@ -109,12 +114,15 @@ class Settler:
             return effects
         entries = await self._ledger.entries(state.connection)
         commands = await self._feed.commands([sent.stream_seq for sent in sents])
+        # What QuickBooks held before this message: only a Mod, a void or an EditSequence
+        # query needs it (an Add's record was not in the id map when it was planned).
         posted = await self._id_map.get_many(
             state.connection,
             {
                 (entry.entity, entry.st_id, entry.role)
                 for sent in sents
-                if (entry := entries.get(sent.key)) is not None
+                if sent.kind in ("mod", "void", "query")
+                and (entry := entries.get(sent.key)) is not None
             },
         )
         by_id = {status.request_id: status for status in statuses}
@@ -134,7 +142,7 @@ class Settler:
         their unanswered attempt, so they are looked up first."""
         effects = Effects(state)
         sents, state.sent = state.sent, []
-        ran = hresult.lower() not in NEVER_RAN
+        ran = ran_in_quickbooks(hresult)
         entries = await self._ledger.entries(state.connection) if sents else {}
         for sent in sents:
             if sent.kind in ("query", "probe", "changes"):
@@ -196,6 +204,17 @@ class _Settle:
     def run(self, status: ResponseStatus | None) -> None:
         if status is None:
             # QuickBooks' response skipped it: treat as unanswered (looked up next time).
+            if self.sent.kind == "add":
+                self.effects.change(
+                    self.sent.key,
+                    _unanswered(
+                        Attempt(
+                            command_id=self.sent.command_id,
+                            stream_seq=self.sent.stream_seq,
+                            ticket=self.state.ticket,
+                        )
+                    ),
+                )
             self.effects.change(
                 self.sent.key, _not_this_session(self.sent.command_id, self.state.ticket)
             )
@@ -533,6 +552,17 @@ def _decimal(text: str | None) -> Decimal | None:
 
 
 # --- ledger changes (re-applied on a compare-and-set retry: decide from `current`) --------
+
+
+def _unanswered(attempt: Attempt) -> Change:
+    """An Add QuickBooks may have run and whose answer was not read: looked up first."""
+
+    def change(current: WorkEntry | None) -> WorkEntry | None:
+        if current is None or any(a.command_id == attempt.command_id for a in current.unknown):
+            return current
+        return current.model_copy(update={"unknown": [*current.unknown, attempt]})
+
+    return change
 
 
 def _forget(command_id: str) -> Change:
