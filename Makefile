@@ -33,9 +33,11 @@ bench: setup
 	$(UV) run --frozen python -m bench.ingest
 	$(UV) run --frozen python -m bench.audit $(AUDIT_BENCH_ARGS)
 	$(UV) run --frozen python -m bench.gateway $(GATEWAY_BENCH_ARGS)
+	$(UV) run --frozen python -m bench.gateway.backlog
 
 bench-gateway: setup
 	$(UV) run --frozen python -m bench.gateway $(GATEWAY_BENCH_ARGS)
+	$(UV) run --frozen python -m bench.gateway.backlog
 
 lint: setup
 	$(UV) run --frozen ruff check .

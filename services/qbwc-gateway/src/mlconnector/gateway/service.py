@@ -341,18 +341,18 @@ class QbwcService:
         return window.limit
 
     async def _adapt(self, state: SessionState, elapsed: float, sent: int) -> None:
-        """Smaller messages after a slow answer, larger again after quick full ones."""
+        """Smaller messages after a slow answer, larger again after full ones in time."""
         slow = self.settings.qbwc_slow_seconds
         if elapsed > slow:
             await self._shrink(state)
-        elif elapsed < slow / 4 and sent >= state.batch_limit:
+        elif sent >= state.batch_limit and elapsed < slow / 2:
             window = await self._sessions.batch_limit(
                 state.connection, self.settings.qbwc_batch_size
             )
-            grown = window.model_copy(update={"limit": state.batch_limit}).quick(
-                self.settings.qbwc_batch_size, utcnow()
+            grown = window.model_copy(update={"limit": state.batch_limit}).answered(
+                sent, self.settings.qbwc_batch_size, utcnow()
             )
-            if grown.limit != state.batch_limit:
+            if grown != window:
                 state.batch_limit = grown.limit
                 await self._sessions.set_batch_limit(state.connection, grown)
 

@@ -207,32 +207,41 @@ class SessionStore:
 
 
 class BatchLimit(BaseModel):
-    """Requests per message for one connection, adapted like a congestion window: halved
-    after a message the Web Connector gave up on (and never as large as that one again for
-    a day: the ceiling), halved after a slow answer, doubled (up to the ceiling) after
-    quick full ones."""
+    """Requests per message for one connection, searched for like a congestion window: the
+    largest size QuickBooks answered in time (`good`) and the smallest the Web Connector gave
+    up on, less one (`ceiling`, forgotten after a day). After a timeout the next message is
+    the good size (half the timed-out one when none is known); after an answer in time it
+    grows halfway to the ceiling (doubling while no timeout is known); after a slow answer it
+    halves."""
 
     limit: int = Field(ge=1)
     ceiling: int = Field(ge=1)
+    good: int = Field(default=0, ge=0)
     ceiling_until: dt.datetime | None = None
 
     def timed_out(self, sent: int, now: dt.datetime) -> BatchLimit:
         ceiling = max(1, min(self.ceiling, sent - 1))
+        good = min(self.good, ceiling)
         return BatchLimit(
-            limit=max(1, min(sent // 2, ceiling)),
+            limit=max(1, good or sent // 2),
             ceiling=ceiling,
+            good=good,
             ceiling_until=now + dt.timedelta(days=1),
         )
 
     def slow(self) -> BatchLimit:
         return self.model_copy(update={"limit": max(1, self.limit // 2)})
 
-    def quick(self, maximum: int, now: dt.datetime) -> BatchLimit:
-        ceiling = self.ceiling
-        if self.ceiling_until is not None and now >= self.ceiling_until:
-            ceiling = maximum
+    def answered(self, sent: int, maximum: int, now: dt.datetime) -> BatchLimit:
+        """A full message of `sent` requests answered in time."""
+        ceiling, until = self.ceiling, self.ceiling_until
+        if until is not None and now >= until:
+            ceiling, until = maximum, None
+        good = max(self.good, sent)
+        if ceiling >= maximum and until is None:
+            limit = min(maximum, self.limit * 2)
+        else:
+            limit = max(good, (good + ceiling + 1) // 2)
         return BatchLimit(
-            limit=min(ceiling, maximum, self.limit * 2),
-            ceiling=ceiling,
-            ceiling_until=self.ceiling_until if ceiling < maximum else None,
+            limit=min(limit, ceiling, maximum), ceiling=ceiling, good=good, ceiling_until=until
         )
