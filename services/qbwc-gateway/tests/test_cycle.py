@@ -8,9 +8,11 @@ import re
 import pytest
 from lxml import etree
 
+from mlconnector.common.envelopes import SessionReport
 from mlconnector.common.idmap import IdMap
 from mlconnector.common.onboarding.holds import choose_hold
 from mlconnector.common.onboarding.store import ReviewStore
+from mlconnector.common.streams import QB_OUTCOMES
 
 from .conftest import COMPANY_FILE, FakeQuickBooks, Gateway, customer_command, invoice_command
 
@@ -87,6 +89,21 @@ async def test_wrong_password_or_user_is_nvu(gateway: Gateway) -> None:
     assert await gateway.call("authenticate", "acme-qbwc", "wrong") == [None, "nvu"]
     assert await gateway.call("authenticate", "nobody", "s3cret-pass") == [None, "nvu"]
     assert await gateway.call("authenticate", "", "") == [None, "nvu"]
+    # The right user with a wrong password: audit is told (connection health), once per call;
+    # an unknown user name names no connection.
+    info = await gateway.js.stream_info(QB_OUTCOMES.name, subjects_filter="qb.sessions.>")
+    [raw] = [
+        await gateway.js.get_msg(QB_OUTCOMES.name, seq)
+        for seq in range(info.state.first_seq, info.state.last_seq + 1)
+    ]
+    report = SessionReport.model_validate_json(raw.data or b"")
+    assert (raw.subject, report.connection, report.result) == (
+        "qb.sessions.acme",
+        "acme",
+        "refused",
+    )
+    assert report.last_error is not None
+    assert report.last_error.startswith("The Web Connector called with a wrong password")
 
 
 async def test_nothing_pending_is_none(gateway: Gateway) -> None:

@@ -26,11 +26,14 @@ _DUMMY_HASH = hash_password("not-a-real-password")
 @dataclass(frozen=True)
 class AuthResult:
     """verdict "ok" carries the connection; "nvu" (not a valid user) and "busy" (throttled, or
-    too many logins at once: the Web Connector tries again at its next run) carry None."""
+    too many logins at once: the Web Connector tries again at its next run) carry None, and
+    `refused` names the connection whose user name was right but whose password was not
+    (its Web Connector is calling with a wrong password: the office must know)."""
 
     verdict: Literal["ok", "nvu", "busy"]
     connection: Connection | None = None
     reason: str = ""
+    refused: str | None = None
 
 
 class Authenticator:
@@ -65,7 +68,11 @@ class Authenticator:
         if connection is None or not valid:
             await self._throttle.failed(username, address)
             log.warning("authenticate refused for QBWC user %r from %s", username, address)
-            return AuthResult("nvu", reason="unknown user name or wrong password")
+            return AuthResult(
+                "nvu",
+                reason="unknown user name or wrong password",
+                refused=connection.name if connection is not None else None,
+            )
         await self._throttle.succeeded(username, address)
         await self._upgrade_hash(connection, password)
         return AuthResult("ok", connection)

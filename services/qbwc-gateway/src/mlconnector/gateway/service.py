@@ -164,6 +164,8 @@ class QbwcService:
             return ["", "busy"]
         connection = result.connection
         if connection is None:
+            if result.refused is not None:
+                await self._report_refused(result.refused)
             return ["", "nvu"]
         annotate_connection(connection.name)
         state = SessionState(
@@ -490,6 +492,22 @@ class QbwcService:
         handled += state.voided + state.superseded + state.differs
         # 1-99 keeps the Web Connector asking; the figure only drives its progress bar.
         return max(1, min(99, (100 * handled) // max(1, handled + remaining)))
+
+    async def _report_refused(self, connection: str) -> None:
+        """The connection's Web Connector called with a wrong password: audit shows it."""
+        report = SessionReport(
+            connection=connection,
+            started_at=utcnow(),
+            result="refused",
+            last_error=(
+                "The Web Connector called with a wrong password: type the connection's "
+                "password again in the Web Connector (right-click the application, Password)."
+            ),
+        )
+        try:
+            await self._publisher.report_session(report)
+        except Exception:  # a report must never fail the Web Connector's call
+            log.exception("could not publish the refused login of %s", connection)
 
     async def _report(
         self, state: SessionState, result: Literal["none", "ok", "error", "refused"]
