@@ -64,6 +64,7 @@ class InvoiceChanges:
 
     customer: RefSpec | None = None
     class_ref: RefSpec | None = None
+    ar_account: RefSpec | None = None
     txn_date: date | None = None
     ref_number: str | None = None
     bill_address: Address | None = None
@@ -207,6 +208,10 @@ def mod_sales_form(
 def _refs(store: Store, changes: InvoiceChanges, updates: dict[str, object], kind: str) -> None:
     for attr, column, table, ref_kind in (
         ("class_ref", "class_id", "classes", "Class"),
+        # The form's A/R account: reversed from the old one, posted to the new one (the
+        # InvoiceMod/CreditMemoMod schema allows ARAccountRef; an account that is not there
+        # is a 3140 as in the Add).
+        ("ar_account", "ar_account_id", "accounts", "Account"),
         ("terms", "terms_id", "terms", "Terms"),
         ("item_sales_tax", "item_sales_tax_id", "items", "Item"),
         (

@@ -232,11 +232,10 @@ def line_changes(mod: etree._Element, kind: str) -> list[InvoiceLineChange] | No
 
 def sales_changes(mod: etree._Element) -> InvoiceChanges:
     """The header fields an InvoiceMod/CreditMemoMod sets (absent elements: unchanged)."""
-    if mod.find("ARAccountRef") is not None:
-        raise QbxmlParseError(f"the simulator does not implement <{mod.tag}><ARAccountRef>")
     return InvoiceChanges(
         customer=ref_spec_of(mod, "CustomerRef"),
         class_ref=ref_spec_of(mod, "ClassRef"),
+        ar_account=ref_spec_of(mod, "ARAccountRef"),
         txn_date=date_of(mod, "TxnDate"),
         ref_number=text_of(mod, "RefNumber"),
         bill_address=address_of(mod, "BillAddress"),
