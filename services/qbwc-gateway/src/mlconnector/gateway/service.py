@@ -230,7 +230,9 @@ class QbwcService:
             state.hresult = hresult
             state.last_error = explain_hresult(hresult, message, "request")
             await self._onboarding.unanswered(state, hresult)
-            effects = await self._settler.unanswered(state, hresult, state.last_error)
+            connection = await self._connections.get(state.connection)
+            limits = self._limits(state, connection) if connection is not None else None
+            effects = await self._settler.unanswered(state, hresult, state.last_error, limits)
             await self._apply(effects)
             await self._sessions.put(state)
             return -1
