@@ -496,7 +496,8 @@ class _Settle:
         self._error(status)
 
     def _void(self, status: ResponseStatus) -> None:
-        if status.ok:
+        gone = status.status_code in (INVALID_REFERENCE, OBJECTS_NOT_FOUND)
+        if status.ok or gone:
             mapping = (self.posted or IdMapping(qb_id=self.sent.qb_id or "")).model_copy(
                 update={
                     "voided": True,
@@ -508,13 +509,24 @@ class _Settle:
             )
             self.effects.map(self.entry, mapping)
             verb = "deleted" if self.sent.request_type == "TxnDelRq" else "voided"
-            self._outcome(
-                "voided",
+            message = (
                 f"{verb} in QuickBooks ({self.sent.qb_id}) to follow ServiceTitan, where it "
-                "is voided or deleted",
-                qb_id=self.sent.qb_id,
-                **self._response(status),
+                "is voided or deleted"
             )
+            if gone:
+                # QuickBooks has no such transaction any more: an earlier attempt whose
+                # answer was lost deleted it (a second TxnDel of it answers "cannot be
+                # found"), or someone removed it by hand. Either way QuickBooks matches
+                # ServiceTitan, which has it voided or deleted: nothing is left to do.
+                message = (
+                    f"already gone from QuickBooks ({self.sent.qb_id} cannot be found: an "
+                    "earlier attempt whose answer was lost, or someone in QuickBooks, removed "
+                    "it); nothing more to do, as it is voided or deleted in ServiceTitan"
+                )
+            extra = self._response(status)
+            if gone:
+                del extra["response"]  # QuickBooks' "cannot be found" is not an error here
+            self._outcome("voided", message, qb_id=self.sent.qb_id, **extra)
             self.effects.change(self.sent.key, _done(self.command.command_id))
             return
         self._error(status)
