@@ -475,14 +475,17 @@ class BatchWriter:
             # The trail still shows it.
             if outcome.status == "posted":
                 return
-        else:
+        elif not outcome.role:
             self._apply_quickbooks_side(record, outcome)
         record.advance(
             outcome.status,
             outcome.at,
             message=_outcome_message(outcome),
             hint=outcome.hint,
-            qb_id=outcome.qb_id,
+            # A second transaction the record owns (`role`, e.g. a credit memo's application
+            # to the invoice it adjusts) tells the record's status, but the record's
+            # QuickBooks id and amounts stay those of its own transaction.
+            qb_id=None if outcome.role else outcome.qb_id,
         )
 
     @staticmethod
