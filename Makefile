@@ -22,6 +22,12 @@ up: setup
 test: setup
 	$(UV) run --frozen pytest
 
+# The chaos test on the full month (CI runs it reduced, within `make test`), with its figures:
+# counts per kind of record, cycles, faults and kills. CHAOS_SEED=N chooses another seed.
+.PHONY: chaos
+chaos: setup
+	CHAOS_FULL=1 $(UV) run --frozen pytest -m chaos -s tests/chaos
+
 # Figures, not tests: the mapper's events/s beside a bare nats-py loop (bench/mapper/run.py);
 # st-ingest's backfill records/s beside a bare fetch -> publish loop, and calls/s (bench/ingest);
 # audit's consume rate beside a bare nats-py loop and its page times at 100,000 records

@@ -309,6 +309,56 @@ async def test_an_item_made_for_the_record_does_not_post_the_record(db: AuditDb)
     ]
 
 
+async def test_a_credit_applied_keeps_the_credit_memos_own_id_and_amount(db: AuditDb) -> None:
+    """An adjustment invoice is a credit memo plus its application to the invoice it adjusts
+    (role "apply"): the application tells the record's status, never its QuickBooks id or
+    amount (found by the chaos test: the application's empty id replaced the credit memo's)."""
+    event = invoice_event(st_id=20501)
+    memo = command_for(event).model_copy(update={"request_type": "CreditMemoAddRq"})
+    apply = memo.model_copy(
+        update={
+            "command_id": "cmd-apply-20501",
+            "request_type": "ReceivePaymentAddRq",
+            "qbxml": "<ReceivePaymentAddRq><x/></ReceivePaymentAddRq>",
+            "role": "apply",
+        }
+    )
+    posted = outcome_for(
+        memo,
+        when=2,
+        qb_id="AE-1796093987",
+        amounts={"subtotal": "227.50", "sales_tax": "3.09", "total": "230.59"},
+        expected={"subtotal": "227.50", "sales_tax": "3.09", "total": "230.59"},
+    )
+    applied = outcome_for(
+        apply, when=3, qb_id="", role="apply", amounts={"total": "0.00"}, expected={}
+    )
+    for incoming in (
+        Incoming(event.event_id, 1, event=event),
+        Incoming(memo.command_id, 1, command=memo),
+        Incoming(apply.command_id, 2, command=apply),
+        Incoming(posted.outcome_id, 1, outcome=posted),
+        Incoming(applied.outcome_id, 2, outcome=applied),
+    ):
+        await db.write([incoming])
+    queries = RecordQueries(db)
+    [record] = await queries.list()
+    assert (record["status"], record["qb_id"], record["qb_state"], record["qb_amount"]) == (
+        "posted",
+        "AE-1796093987",
+        "posted",
+        "230.59",
+    )
+    failed = outcome_for(apply, status="failed", attempt=2, when=4, role="apply")
+    await db.write([Incoming(failed.outcome_id, 3, outcome=failed)])
+    [record] = await queries.list()
+    assert (record["status"], record["qb_id"], record["qb_amount"]) == (
+        "failed",
+        "AE-1796093987",
+        "230.59",
+    )
+
+
 async def test_search_by_the_start_of_any_word_of_reference_customer_or_id(db: AuditDb) -> None:
     from decimal import Decimal
 

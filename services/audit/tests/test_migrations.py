@@ -39,10 +39,10 @@ def _differences(conn: sa.Connection) -> list[object]:
 async def test_a_new_database_gets_exactly_the_schema_the_code_describes(db: AuditDb) -> None:
     async with db.engine.connect() as conn:
         assert await conn.run_sync(_differences) == []
-        assert await conn.run_sync(current_revision) == head_revision() == "0002"
+        assert await conn.run_sync(current_revision) == head_revision() == "0003"
     await db.migrate()  # again: nothing to do
     async with db.engine.connect() as conn:
-        assert await conn.run_sync(current_revision) == "0002"
+        assert await conn.run_sync(current_revision) == "0003"
 
 
 async def _legacy_write(db: AuditDb, items: list[legacy_writes.Incoming]) -> None:
@@ -131,7 +131,7 @@ async def test_a_database_made_by_the_release_before_migrations_is_upgraded_with
 
     async with db.engine.connect() as conn:
         assert await conn.run_sync(_differences) == []
-        assert await conn.run_sync(current_revision) == "0002"
+        assert await conn.run_sync(current_revision) == "0003"
     async with db.engine.connect() as conn:
         unchanged = {row.id: row._asdict() for row in (await conn.execute(old_rows)).all()}
     assert unchanged == before

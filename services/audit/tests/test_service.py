@@ -31,6 +31,7 @@ from mlconnector.common.streams import (
     outcome_subject,
     st_event_subject,
     st_rejected_subject,
+    writeback_subject,
 )
 from mlconnector.mapper.service import MapperService
 from mlconnector.mapper.settings import MapperSettings
@@ -634,3 +635,74 @@ async def test_paging_totals_search_and_csv(js: JetStreamContext, audit: Running
         assert lines[1].endswith(",2024-05-02 12:00:07 UTC")
         bad = (await client.get("/", params={"date_from": "2024-13-45"})).text
         assert "&#x27;2024-13-45&#x27; is not a date; use the date picker or YYYY-MM-DD." in bad
+
+
+async def test_write_backs_to_servicetitan_are_on_the_records_trail(
+    js: JetStreamContext, audit: Running, caplog: pytest.LogCaptureFixture
+) -> None:
+    """st-ingest's write-backs (WriteBack on st.writeback.<tenant>.<entity>) are stored and
+    shown on the record's trail; found by the chaos test, where audit logged every one as an
+    undecodable message and dropped it."""
+    from mlconnector.audit.tables import WriteBackRow
+    from mlconnector.common.envelopes import WriteBack
+
+    event = invoice_event()
+    command = command_for(event)
+    outcome = outcome_for(command)
+    refused = WriteBack(
+        connection=CONN,
+        tenant=TENANT,
+        entity="invoice",
+        st_id=5001,
+        action="mark_exported",
+        status="retrying",
+        qb_id="1A2B-1714651200",
+        source_id=outcome.outcome_id,
+        attempt=1,
+        max_attempts=5,
+        error="Invoice 5001 is locked by another user.",
+        at=dt.datetime(2024, 5, 2, 12, 0, 5, tzinfo=dt.UTC),
+    )
+    done = refused.model_copy(
+        update={
+            "status": "done",
+            "attempt": 2,
+            "error": None,
+            "at": dt.datetime(2024, 5, 2, 12, 0, 40, tzinfo=dt.UTC),
+        }
+    )
+    await publish(js, st_event_subject(TENANT, "invoice"), event, event.event_id)
+    await publish(js, command_subject(CONN), command, command.command_id)
+    await publish(js, outcome_subject(CONN), outcome, outcome.outcome_id)
+    for writeback, msg_id in (
+        (refused, refused.write_id),
+        (done, done.write_id),
+        (done, done.write_id + ":again"),  # published again, past de-duplication
+    ):
+        await publish(js, writeback_subject(TENANT, "invoice"), writeback, msg_id)
+    await eventually(audit.idle)
+
+    assert await rows(audit.db, WriteBackRow) == 2
+    assert "undecodable" not in caplog.text
+    async with httpx.AsyncClient(base_url=audit.base_url) as client:
+        [record] = (await client.get("/api/records", params={"connection": CONN})).json()
+        assert (record["status"], record["qb_id"]) == ("posted", "1A2B-1714651200")
+        trail = (await client.get(f"/api/records/{record['id']}")).json()
+        assert [i["kind"] for i in trail["trail"]] == [
+            "event",
+            "command",
+            "outcome",
+            "writeback",
+            "writeback",
+        ]
+        assert [(w["status"], w["attempt"], w["error"]) for w in trail["writebacks"]] == [
+            ("retrying", 1, "Invoice 5001 is locked by another user."),
+            ("done", 2, None),
+        ]
+        page = (await client.get(f"/records/{record['id']}")).text
+        assert (
+            "<b>Marked exported in ServiceTitan: ServiceTitan refused; trying again</b> "
+            "(attempt 1 of 5)"
+        ) in page
+        assert "<div>Invoice 5001 is locked by another user.</div>" in page
+        assert "<b>Marked exported in ServiceTitan</b>" in page

@@ -14,7 +14,14 @@ from lxml import etree
 
 from mlconnector.common.connections import Connection, ConnectionStore
 from mlconnector.common.envelopes import SELF_ID, Command, StEvent
-from mlconnector.common.models import Address, Invoice, InvoiceLine, Party
+from mlconnector.common.models import (
+    Address,
+    Invoice,
+    InvoiceLine,
+    Party,
+    Payment,
+    PaymentApplication,
+)
 from mlconnector.common.onboarding.holds import HoldError, choose_hold
 from mlconnector.common.onboarding.store import ReviewStore
 from mlconnector.mapper.commands import map_event
@@ -679,3 +686,70 @@ async def test_an_exceeded_credit_limit_fails_at_once_and_is_not_retried(
     again = await gateway.run_session("acme-qbwc", "s3cret-pass", sim)
     assert (again.auth[1], again.sent) == ("none", [])
     assert sim.company.invoices() == []
+
+
+def payment_event(
+    st_id: int, invoice: StEvent, modified: dt.datetime, *, active: bool = True
+) -> StEvent:
+    """A check paying `invoice` in full (deleted in ServiceTitan when not `active`)."""
+    assert isinstance(invoice.record, Invoice)
+    total = invoice.record.total
+    payment = Payment(
+        st_id=st_id,
+        customer_st_id=invoice.record.customer_st_id,
+        customer_name=invoice.record.customer_name,
+        payment_date=dt.date(2026, 11, 28),
+        reference="1042",
+        payment_type="Check",
+        total=total,
+        unapplied=Decimal("0.00"),
+        applications=(PaymentApplication(invoice_st_id=invoice.st_id, amount=total),),
+        active=active,
+        modified_on=modified,
+    )
+    return StEvent(
+        tenant=TENANT, entity="payment", st_id=st_id, version=modified.isoformat(), record=payment
+    )
+
+
+async def test_a_delete_whose_answer_was_lost_is_not_failed_when_sent_again(
+    gateway: Gateway, sim: SimQuickBooks
+) -> None:
+    """Found by the chaos test: QuickBooks deleted the payment, the answer was lost, and the
+    TxnDel sent again met "cannot be found" (3120): the record was "failed" although
+    QuickBooks matched ServiceTitan. It is "voided" (deleted), and QuickBooks unchanged."""
+    connection = await _connection(gateway)
+    connection.mapping = connection.mapping.model_copy(update={"payment_void": "delete"})
+    await (await ConnectionStore.open(gateway.js)).put(connection)
+    customer = customer_event(1001, "Hernandez, Maria", "12 Main St", MONDAY)
+    invoice = invoice_event(5001, 1001, "Hernandez, Maria", MONDAY)
+    payment = payment_event(9001, invoice, MONDAY)
+    await _publish(gateway, connection, customer, invoice, payment)
+    assert await _session(gateway, sim) == "Posted 3, failed 0, waiting 0, retrying 0"
+    assert [i.balance_remaining for i in sim.company.invoices()] == [Decimal("0.00")]
+
+    deleted = payment_event(9001, invoice, MONDAY + dt.timedelta(days=1), active=False)
+    [delete] = await _publish(gateway, connection, deleted)
+    assert delete.request_type == "TxnDelRq"
+    # QuickBooks deletes it; the Web Connector dies before it hands the answer back.
+    ticket, _ = await gateway.call("authenticate", "acme-qbwc", "s3cret-pass")
+    request = await gateway.send(ticket)
+    assert request is not None
+    assert "<TxnDelRq" in request
+    sim.process(request)
+    assert sim.company.payments() == []
+
+    assert await _session(gateway, sim) == "Posted 0, failed 0, waiting 0, retrying 0, voided 1"
+    assert _tags(sim.messages[-1]) == ["TxnDelRq"]  # sent again: QuickBooks has none
+    assert sim.company.payments() == []
+    assert [i.balance_remaining for i in sim.company.invoices()] == [Decimal("408.05")]
+    outcome = (await gateway.outcomes("acme"))[-1]
+    assert (outcome.command_id, outcome.status, outcome.status_code) == (
+        delete.command_id,
+        "voided",
+        None,
+    )
+    assert outcome.status_message is not None
+    assert outcome.status_message.startswith("already gone from QuickBooks (")
+    log = await gateway.run_session("acme-qbwc", "s3cret-pass", sim)
+    assert (log.auth[1], log.sent) == ("none", [])

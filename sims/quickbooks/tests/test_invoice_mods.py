@@ -214,3 +214,75 @@ def test_a_paid_invoice_edited_down_gives_the_excess_back_as_credit(
     assert [a.amount for a in paid.applied_to] == [Decimal("290.00")]
     assert company.customer_balance("Smith, John") == Decimal("-158.05")
     assert company.ar_balance() == Decimal("-158.05")
+
+
+def test_a_mod_naming_the_ar_account_is_applied_and_can_move_the_balance(
+    company: Company, assert_valid: Validate
+) -> None:
+    """InvoiceMod's schema has ARAccountRef (qbxml130.xsd, after ClassRef): the mapper sends
+    the whole header, AR account included, and QuickBooks applies it. Naming the account the
+    invoice has changes nothing; another A/R account takes the balance over; an account that
+    is not there is 3140, as in the Add."""
+    company.add_account("Accounts Receivable - Retail", "AccountsReceivable")
+    txn_id, seq, _ = _setup(company, assert_valid)
+    same = run(
+        company,
+        message(
+            mod(
+                "Invoice",
+                "same",
+                txn_id,
+                seq,
+                ref("CustomerRef", "Smith, John")
+                + ref("ARAccountRef", "Accounts Receivable")
+                + "<Memo>edited in ServiceTitan</Memo>",
+                id_tag="TxnID",
+            )
+        ),
+        assert_valid,
+    )
+    assert statuses(same) == [("same", "0")]
+    assert text(same[0][0], "ARAccountRef/FullName") == "Accounts Receivable"
+    assert company.account_balance("Accounts Receivable") == Decimal("448.05")
+    moved = run(
+        company,
+        message(
+            mod(
+                "Invoice",
+                "moved",
+                txn_id,
+                text(same[0][0], "EditSequence"),
+                ref("ARAccountRef", "Accounts Receivable - Retail"),
+                id_tag="TxnID",
+            ),
+            mod(
+                "Invoice",
+                "missing",
+                txn_id,
+                text(same[0][0], "EditSequence"),
+                ref("ARAccountRef", "No Such Account"),
+                id_tag="TxnID",
+            ),
+        ),
+        assert_valid,
+    )
+    assert statuses(moved) == [("moved", "0"), ("missing", "3200")]
+    assert company.account_balance("Accounts Receivable") == Decimal("0.00")
+    assert company.account_balance("Accounts Receivable - Retail") == Decimal("448.05")
+    invoice = company.invoice(txn_id)
+    missing = run(
+        company,
+        message(
+            mod(
+                "Invoice",
+                "missing",
+                txn_id,
+                invoice.edit_sequence,
+                ref("ARAccountRef", "No Such Account"),
+                id_tag="TxnID",
+            )
+        ),
+        assert_valid,
+    )
+    assert statuses(missing) == [("missing", "3140")]
+    assert company.invoice(txn_id).ar_account.full_name == "Accounts Receivable - Retail"

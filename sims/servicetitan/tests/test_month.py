@@ -15,6 +15,7 @@ from mlconnector.stsandbox.month import (
     TRAVIS,
     Change,
     Month,
+    MonthSize,
     generate_month,
     month_store,
 )
@@ -35,7 +36,16 @@ SEEDS = (7, 8, 1234)
 
 
 @pytest.fixture(scope="module", params=SEEDS)
+def full_month(request: pytest.FixtureRequest) -> Month:
+    return generate_month(request.param)
+
+
+# Every month (the full ones, and the reduced one CI's chaos test syncs) is shaped and
+# consistent the same way.
+@pytest.fixture(scope="module", params=[*SEEDS, "small"])
 def month(request: pytest.FixtureRequest) -> Month:
+    if request.param == "small":
+        return generate_month(7, MonthSize.small())
     return generate_month(request.param)
 
 
@@ -56,7 +66,8 @@ def d(value: Any) -> Decimal:
     return Decimal(str(value))
 
 
-def test_a_contractors_month_has_what_the_chaos_test_needs(month: Month) -> None:
+def test_a_contractors_month_has_what_the_chaos_test_needs(full_month: Month) -> None:
+    month = full_month
     assert len(month.customers) >= 80
     assert len(month.vendors) >= 20
     assert len(month.invoices) >= 150
@@ -78,6 +89,32 @@ def test_a_contractors_month_has_what_the_chaos_test_needs(month: Month) -> None
     assert later.count(("invoices", "void")) == 4
     assert later.count(("payments", "void")) == 2
     assert [zone["id"] for zone in month.tax_zones] == [TRAVIS.id, ROUND_ROCK.id]
+
+
+def test_the_reduced_month_has_every_kind_of_record_and_change_fewer_of_each() -> None:
+    size = MonthSize.small()
+    month = generate_month(7, size)
+    records = month.records()
+    assert [len(records[e]) for e in ("customers", "vendors", "inventory-bills")] == [24, 6, 8]
+    invoices = month.invoices
+    assert len(invoices) == 36 + 3 + 1
+    assert {i["taxZoneId"] for i in invoices} == {31, 32}
+    assert sum(1 for i in invoices if i["adjustmentToId"] is not None) == 3
+    assert sum(1 for i in invoices if not i["active"]) == 1
+    assert len(month.payments) >= 25
+    kinds = [(c.entity, c.kind) for c in (*month.waiting_edits, *month.later)]
+    assert sorted(set(kinds)) == [
+        ("customers", "edit"),
+        ("invoices", "edit"),
+        ("invoices", "void"),
+        ("payments", "edit"),
+        ("payments", "void"),
+    ]
+    assert kinds.count(("invoices", "edit")) == 4 + 3
+    # The first version of the full month is the one it always was: sizes change nothing else.
+    assert generate_month(7).records() == generate_month(7, MonthSize()).records()
+    with pytest.raises(ValueError, match="vendors must be 1 to 20"):
+        MonthSize(vendors=21)
 
 
 def test_the_same_seed_gives_the_same_month_byte_for_byte() -> None:
@@ -157,7 +194,9 @@ def test_the_books_are_servicetitans_final_state(month: Month) -> None:
         assert Decimal(0) <= expected.balance <= expected.total
     paid = {p["id"]: d(p["total"]) for p in final["payments"].values() if p["active"]}
     assert books.payments == paid
-    assert len(books.deleted_payments) == 2
+    assert len(books.deleted_payments) == sum(
+        1 for c in month.later if (c.entity, c.kind) == ("payments", "void")
+    )
     assert books.bills == {b["id"]: d(b["billAmount"]) for b in final["inventory-bills"].values()}
     # Adjusted invoices end paid in full: payments cover the net, the credit memo the rest.
     for expected in books.invoices.values():

@@ -67,7 +67,7 @@ class AuditConsumers:
                 filter_subjects=list(stream.subjects),
                 deliver_policy=api.DeliverPolicy.ALL,
                 ack_policy=api.AckPolicy.EXPLICIT,
-                ack_wait=60,
+                ack_wait=self._settings.ack_wait_seconds,
                 max_ack_pending=max(1000, self._settings.batch_size * 4),
             ),
             pull_sub=PullSub(

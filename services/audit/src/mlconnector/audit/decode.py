@@ -1,8 +1,9 @@
 """Stream message -> the envelope it carries, chosen by its subject before anything is parsed.
 
-ST_EVENTS carries events (`st.events.`), st-ingest's unreadable records (`st.rejected.`) and
-feed reports (`st.feeds.`); QB_OUTCOMES carries outcomes (`qb.outcomes.`) and the gateway's Web
-Connector session reports (`qb.sessions.`). Each is decoded as its own envelope.
+ST_EVENTS carries events (`st.events.`), st-ingest's unreadable records (`st.rejected.`),
+feed reports (`st.feeds.`) and what it wrote back to ServiceTitan (`st.writeback.`);
+QB_OUTCOMES carries outcomes (`qb.outcomes.`) and the gateway's Web Connector session reports
+(`qb.sessions.`). Each is decoded as its own envelope.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from mlconnector.common.envelopes import (
     QbChange,
     SessionReport,
     StRejection,
+    WriteBack,
 )
 
 
@@ -62,4 +64,7 @@ def decode(msg: Msg) -> Incoming:
         rejection = StRejection.model_validate_json(data)
         # Keyed by content: the same unreadable record published again is one row.
         return Incoming(rejection.rejection_id, _stream_seq(msg), rejection=rejection)
+    if subject.startswith("st.writeback."):
+        writeback = WriteBack.model_validate_json(data)
+        return Incoming(writeback.write_id, None, writeback=writeback)
     raise UnknownSubjectError(f"audit has no envelope for subject {subject!r}")

@@ -22,6 +22,7 @@ from mlconnector.audit.tables import (
     RecordRow,
     RejectionRow,
     SessionRow,
+    WriteBackRow,
 )
 from mlconnector.common.envelopes import StEvent, version_order
 
@@ -132,6 +133,22 @@ def outcome_json(row: OutcomeRow) -> dict[str, Any]:
         "amounts": row.amounts,
         "expected": row.expected,
         "prerequisite": bool(row.prerequisite),
+        "at": row.at.isoformat(),
+    }
+
+
+def writeback_json(row: WriteBackRow) -> dict[str, Any]:
+    """A trail item: what st-ingest wrote back to ServiceTitan (marked exported, a payment's
+    status, a QuickBooks change), or why it could not."""
+    return {
+        "kind": "writeback",
+        "write_id": row.write_id,
+        "action": row.action,
+        "status": row.status,
+        "qb_id": row.qb_id,
+        "attempt": row.attempt,
+        "max_attempts": row.max_attempts,
+        "error": row.error,
         "at": row.at.isoformat(),
     }
 
@@ -258,7 +275,18 @@ class RecordQueries:
             ).all()
             commands: Sequence[CommandRow] = []
             outcomes: Sequence[OutcomeRow] = []
+            writebacks: Sequence[WriteBackRow] = []
             if record.connection != NO_CONNECTION:
+                writebacks = (
+                    await session.scalars(
+                        select(WriteBackRow).where(
+                            WriteBackRow.tenant == record.tenant,
+                            WriteBackRow.entity == record.entity,
+                            WriteBackRow.st_id == record.st_id,
+                            WriteBackRow.connection == record.connection,
+                        )
+                    )
+                ).all()
                 commands = (
                     await session.scalars(
                         select(CommandRow).where(
@@ -284,8 +312,9 @@ class RecordQueries:
             + [rejection_json(r) for r in rejections]
             + [command_json(c) for c in commands]
             + [outcome_json(o) for o in outcomes]
+            + [writeback_json(w) for w in writebacks]
         )
-        order = {"event": 0, "rejection": 0, "command": 1, "outcome": 2}
+        order = {"event": 0, "rejection": 0, "command": 1, "outcome": 2, "writeback": 3}
         items.sort(key=lambda item: (item["at"], order[item["kind"]]))
         return {
             "record": record_json(record),
@@ -293,5 +322,6 @@ class RecordQueries:
             "rejections": [i for i in items if i["kind"] == "rejection"],
             "commands": [i for i in items if i["kind"] == "command"],
             "outcomes": [i for i in items if i["kind"] == "outcome"],
+            "writebacks": [i for i in items if i["kind"] == "writeback"],
             "trail": items,
         }

@@ -29,6 +29,9 @@ class AuditSettings(BaseServiceSettings):
     batch_size: int = Field(default=1024, ge=1, le=4096, alias="AUDIT_BATCH_SIZE")
     fetch_timeout_seconds: float = Field(default=1.0, gt=0, alias="AUDIT_FETCH_TIMEOUT_SECONDS")
     retry_delay_seconds: float = Field(default=2.0, gt=0, alias="AUDIT_RETRY_DELAY_SECONDS")
+    # How long a pulled message may stay unacknowledged before JetStream offers it again:
+    # what an audit process held when it died comes back after this long.
+    ack_wait_seconds: float = Field(default=60.0, gt=0, alias="AUDIT_ACK_WAIT_SECONDS")
     # Times are shown in each connection's time zone (`mlconnector connection settings`);
     # this one is for connections without one.
     time_zone: str = Field(default="UTC", alias="AUDIT_TIME_ZONE")

@@ -1,5 +1,6 @@
 """The audit database's tables: one row per stream message (events, rejections, commands,
-outcomes, QuickBooks changes, Web Connector sessions, ServiceTitan feed reports), and one record
+outcomes, QuickBooks changes, Web Connector sessions, ServiceTitan feed reports, write-backs to
+ServiceTitan), and one record
 per (tenant, entity, ServiceTitan id, connection) with its current status.
 
 The schema is made by the Alembic migrations in `mlconnector/audit/migrations` (schema.py runs
@@ -268,4 +269,26 @@ class FeedRow(Base):
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     failures: Mapped[int] = mapped_column(Integer, default=0)
     published: Mapped[int] = mapped_column(Integer, default=0)
+    at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+
+
+class WriteBackRow(Base):
+    """What st-ingest wrote (or could not write) to ServiceTitan for one record (WriteBack):
+    an invoice or bill marked exported, a payment's status, a QuickBooks change written."""
+
+    __tablename__ = "st_writebacks"
+    __table_args__ = (Index("ix_st_writebacks_key", "tenant", "entity", "st_id"),)
+
+    write_id: Mapped[str] = mapped_column(String(400), primary_key=True)
+    connection: Mapped[str] = mapped_column(String(64))
+    tenant: Mapped[str] = mapped_column(String(64))
+    entity: Mapped[str] = mapped_column(String(16))
+    st_id: Mapped[int | None] = mapped_column(Int64, nullable=True)
+    action: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16))
+    qb_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    source_id: Mapped[str] = mapped_column(String(200))
+    attempt: Mapped[int] = mapped_column(Integer)
+    max_attempts: Mapped[int] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
     at: Mapped[dt.datetime] = mapped_column(UtcDateTime())

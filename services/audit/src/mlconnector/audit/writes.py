@@ -41,6 +41,7 @@ from mlconnector.audit.tables import (
     RecordWordRow,
     RejectionRow,
     SessionRow,
+    WriteBackRow,
 )
 from mlconnector.common.envelopes import (
     Command,
@@ -50,6 +51,7 @@ from mlconnector.common.envelopes import (
     SessionReport,
     StEvent,
     StRejection,
+    WriteBack,
 )
 from mlconnector.common.money import qb_amount
 
@@ -75,6 +77,7 @@ class Incoming:
     change: QbChange | None = None
     session: SessionReport | None = None
     feed: FeedReport | None = None
+    writeback: WriteBack | None = None
     data: bytes | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -266,6 +269,7 @@ MESSAGE_TABLES: tuple[tuple[Table, str], ...] = (
     (cast(Table, ChangeRow.__table__), "change_id"),
     (cast(Table, SessionRow.__table__), "report_id"),
     (cast(Table, FeedRow.__table__), "report_id"),
+    (cast(Table, WriteBackRow.__table__), "write_id"),
 )
 
 
@@ -297,6 +301,8 @@ class MessageRows:
                 row, table = _session_row(item.session), "wc_sessions"
             elif item.feed is not None:
                 row, table = _feed_row(item.feed), "st_feeds"
+            elif item.writeback is not None:
+                row, table = _writeback_row(item.writeback), "st_writebacks"
             else:
                 continue
             rows[table][row[_KEYS[table]]] = row  # the same message twice is one row
@@ -475,14 +481,17 @@ class BatchWriter:
             # The trail still shows it.
             if outcome.status == "posted":
                 return
-        else:
+        elif not outcome.role:
             self._apply_quickbooks_side(record, outcome)
         record.advance(
             outcome.status,
             outcome.at,
             message=_outcome_message(outcome),
             hint=outcome.hint,
-            qb_id=outcome.qb_id,
+            # A second transaction the record owns (`role`, e.g. a credit memo's application
+            # to the invoice it adjusts) tells the record's status, but the record's
+            # QuickBooks id and amounts stay those of its own transaction.
+            qb_id=None if outcome.role else outcome.qb_id,
         )
 
     @staticmethod
@@ -695,4 +704,22 @@ def _feed_row(report: FeedReport) -> dict[str, Any]:
         "failures": report.failures,
         "published": report.published,
         "at": report.at,
+    }
+
+
+def _writeback_row(writeback: WriteBack) -> dict[str, Any]:
+    return {
+        "write_id": writeback.write_id[:400],
+        "connection": writeback.connection,
+        "tenant": writeback.tenant,
+        "entity": writeback.entity,
+        "st_id": writeback.st_id,
+        "action": writeback.action,
+        "status": writeback.status,
+        "qb_id": writeback.qb_id,
+        "source_id": writeback.source_id[:200],
+        "attempt": writeback.attempt,
+        "max_attempts": writeback.max_attempts,
+        "error": writeback.error,
+        "at": writeback.at,
     }

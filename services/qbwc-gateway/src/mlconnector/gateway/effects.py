@@ -103,12 +103,14 @@ class Effects:
         self.outcomes.append(PendingOutcome(record, entry.trace))
         if entry.kind == "record":
             self.state.count(status)
-        count = self._attempts[entry.key]
 
         def bump(current: WorkEntry | None) -> WorkEntry | None:
+            # The number this outcome used: the next one must differ, or the stream's
+            # de-duplication drops it (a record retried in 5 sessions, then failed, would
+            # never tell audit it failed).
             if current is None or current.command_id != entry.command_id:
                 return current
-            return current.model_copy(update={"outcomes": max(current.outcomes, count)})
+            return current.model_copy(update={"outcomes": max(current.outcomes, number)})
 
         self.ledger[entry.key].append(bump)
 

@@ -93,6 +93,10 @@ class WorkEntry(BaseModel):
     # sent again in that session.
     retries: int = 0
     retry_ticket: str = ""
+    # Messages carrying it that QuickBooks refused whole as unreadable (0x80040400): from
+    # the first, it goes in a message of its own, so that a request QuickBooks cannot read
+    # is found and fails on its own instead of holding back the records sent with it.
+    refused: int = 0
     unknown: list[Attempt] = Field(default_factory=list)
     failure: str = Field(default="", description='state "failed": why, for dependants')
     first_seen: dt.datetime = Field(default_factory=utcnow)

@@ -11,7 +11,9 @@ for. For each record, what QuickBooks already holds (the id map) decides:
 A record naming another that is not in QuickBooks yet goes later in the session when that one
 goes in it, else waits for a later session, and fails at once when that one has failed.
 Messages are cut at the connection's request limit and a byte limit (the Web Connector gives
-QuickBooks about 60 s per message).
+QuickBooks about 60 s per message). A record that was in a message QuickBooks refused whole as
+unreadable (0x80040400, `WorkEntry.refused`) goes in a message of its own after the others, so
+that the request QuickBooks cannot read is found (settle.py) and the others post.
 """
 
 from __future__ import annotations
@@ -75,11 +77,21 @@ class _Round:
     sending: set[str] = field(default_factory=set)
     # Records put off to a later session (or failed) in this round: not coming.
     blocked: set[str] = field(default_factory=set)
+    # A record QuickBooks refused a message over (WorkEntry.refused) is in it: it goes alone.
+    closed: bool = False
+
+    @property
+    def empty(self) -> bool:
+        return not self.sents and not self.queries
 
     @property
     def full(self) -> bool:
         requests = len(self.sents) + len(self.queries)
-        return requests >= self.limits.requests or self.size >= self.limits.message_bytes
+        return (
+            self.closed
+            or requests >= self.limits.requests
+            or self.size >= self.limits.message_bytes
+        )
 
     def fits(self, xml: str, requests: int = 1) -> bool:
         if not self.sents and not self.queries:
@@ -164,10 +176,25 @@ class Planner:
         )
         self._drop_orphans(round_)
         await self._load(round_, candidates)
+        suspects: list[WorkEntry] = []
         for entry in candidates:
             if round_.full:
                 break
+            if entry.refused:
+                suspects.append(entry)  # alone, once nothing else goes (below)
+                continue
             self._one(round_, entry)
+        # A record in a message QuickBooks refused as unreadable goes alone, after the others
+        # of the session: if it is the one QuickBooks cannot read, the Web Connector ends the
+        # session on it (a negative percentage) with nothing else left behind.
+        # Those refused least often first: the one QuickBooks cannot read is refused each
+        # time it goes, and must not keep the ones that were only sent with it waiting.
+        suspects.sort(key=lambda e: e.refused)
+        for entry in suspects if round_.empty else ():
+            self._one(round_, entry)
+            if not round_.empty:
+                round_.closed = True
+                break
         self._build_queries(round_)
         state.planned = await self._valid(round_)
         return round_.effects

@@ -237,7 +237,9 @@ class QbwcService:
             state.hresult = hresult
             state.last_error = explain_hresult(hresult, message, "request")
             await self._onboarding.unanswered(state, hresult)
-            effects = await self._settler.unanswered(state, hresult, state.last_error)
+            connection = await self._connections.get(state.connection)
+            limits = self._limits(state, connection) if connection is not None else None
+            effects = await self._settler.unanswered(state, hresult, state.last_error, limits)
             await self._apply(effects)
             if not ran_in_quickbooks(hresult):
                 await self._ledger.drop_flight(state.connection, state.ticket)

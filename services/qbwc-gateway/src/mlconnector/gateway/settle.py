@@ -22,6 +22,7 @@ from mlconnector.common.idmap import IdMap, IdMapping
 from mlconnector.common.qbxml import ResponseStatus, advice_for, element_from_string
 from mlconnector.common.qbxml.status import (
     EDIT_SEQUENCE_STALE,
+    INVALID_REFERENCE,
     NAME_IN_USE,
     NO_MATCH,
     OBJECTS_NOT_FOUND,
@@ -55,6 +56,12 @@ from mlconnector.gateway.sessions import Progress, Sent, SessionState
 # QuickBooks, 0x80040410 the company file is open in another mode, 0x80040400 QuickBooks
 # found an error parsing the message.)
 NEVER_RAN = frozenset({"0x80040408", "0x80040401", "0x80040410", "0x80040400"})
+# QuickBooks refused the message itself: a request in it cannot be read (QBXMLRP2 parse
+# error, hresults.py). Sent again as it is, it would be refused again in every session.
+UNREADABLE = "0x80040400"
+# Requests a record's own work travels in (not the EditSequence queries, change polls and
+# probes the gateway adds).
+_RECORD_REQUESTS = frozenset({"add", "mod", "void", "lookup", "prerequisite"})
 
 
 def ran_in_quickbooks(hresult: str) -> bool:
@@ -136,20 +143,34 @@ class Settler:
             _Settle(state, effects, limits, entry, command, sent, mapping).run(status)
         return effects
 
-    async def unanswered(self, state: SessionState, hresult: str, why: str) -> Effects:
+    async def unanswered(
+        self, state: SessionState, hresult: str, why: str, limits: Limits | None = None
+    ) -> Effects:
         """The Web Connector reported an error instead of QuickBooks' answer: the message's
         records go again next session (never dropped); Adds QuickBooks may have run keep
-        their unanswered attempt, so they are looked up first."""
+        their unanswered attempt, so they are looked up first.
+
+        A message refused whole as unreadable (0x80040400) is not sent again as it was: its
+        records are marked `refused` and each goes alone from then on; a request refused
+        when it went alone is the one QuickBooks cannot read, retried like a retryable error
+        (at most `limits.retry_sessions` sessions), then failed with QuickBooks' words."""
         effects = Effects(state)
         sents, state.sent = state.sent, []
         ran = ran_in_quickbooks(hresult)
         entries = await self._ledger.entries(state.connection) if sents else {}
+        unreadable = hresult.lower() == UNREADABLE
+        culprits = {s.key for s in sents if s.kind in _RECORD_REQUESTS}
         for sent in sents:
             if sent.kind in ("query", "probe", "changes"):
                 continue
             entry = entries.get(sent.key) or _stub(sent)
             if not ran and sent.kind == "add":
                 effects.change(sent.key, _forget(sent.command_id))
+            if unreadable and len(culprits) == 1 and limits is not None:
+                _Settle.unreadable(state, effects, limits, entry, sent, why)
+                continue
+            if unreadable:
+                effects.change(sent.key, _refused(sent.command_id))
             effects.change(sent.key, _not_this_session(sent.command_id, state.ticket))
             if sent.kind == "prerequisite":
                 continue
@@ -200,6 +221,46 @@ class _Settle:
         self.command = command
         self.sent = sent
         self.posted = posted
+
+    @staticmethod
+    def unreadable(
+        state: SessionState,
+        effects: Effects,
+        limits: Limits,
+        entry: WorkEntry,
+        sent: Sent,
+        why: str,
+    ) -> None:
+        """QuickBooks refused a message holding only `sent` as unreadable (0x80040400): it
+        is the request QuickBooks cannot read. Retried in later sessions (a QuickBooks
+        upgrade, a repaired company file), at most `limits.retry_sessions`, then failed."""
+        retries = entry.retries + (0 if entry.retry_ticket == state.ticket else 1)
+        if retries < limits.retry_sessions:
+            effects.change(sent.key, _refused(sent.command_id))
+            effects.change(sent.key, _retry_later(sent.command_id, state.ticket))
+            if entry.kind == "record":
+                effects.outcome(
+                    entry,
+                    "retrying",
+                    f"{why} (session {retries} of {limits.retry_sessions})",
+                    command_id=sent.command_id,
+                    request_qbxml=sent.xml,
+                )
+            return
+        text = (
+            f"QuickBooks could not read this request in {retries} sessions, sent alone each "
+            f"time (0x80040400); it is not sent again. {why}"
+        )
+        effects.change(sent.key, _failed(sent.command_id, text))
+        effects.outcome(
+            entry,
+            "failed",
+            text,
+            command_id=sent.command_id,
+            hint="Send this record's trail to ml-connector support: the request it makes is "
+            "one this QuickBooks cannot read. Retry it once the cause is fixed.",
+            request_qbxml=sent.xml,
+        )
 
     def run(self, status: ResponseStatus | None) -> None:
         if status is None:
@@ -478,7 +539,8 @@ class _Settle:
         self._error(status)
 
     def _void(self, status: ResponseStatus) -> None:
-        if status.ok:
+        gone = status.status_code in (INVALID_REFERENCE, OBJECTS_NOT_FOUND)
+        if status.ok or gone:
             mapping = (self.posted or IdMapping(qb_id=self.sent.qb_id or "")).model_copy(
                 update={
                     "voided": True,
@@ -490,13 +552,24 @@ class _Settle:
             )
             self.effects.map(self.entry, mapping)
             verb = "deleted" if self.sent.request_type == "TxnDelRq" else "voided"
-            self._outcome(
-                "voided",
+            message = (
                 f"{verb} in QuickBooks ({self.sent.qb_id}) to follow ServiceTitan, where it "
-                "is voided or deleted",
-                qb_id=self.sent.qb_id,
-                **self._response(status),
+                "is voided or deleted"
             )
+            if gone:
+                # QuickBooks has no such transaction any more: an earlier attempt whose
+                # answer was lost deleted it (a second TxnDel of it answers "cannot be
+                # found"), or someone removed it by hand. Either way QuickBooks matches
+                # ServiceTitan, which has it voided or deleted: nothing is left to do.
+                message = (
+                    f"already gone from QuickBooks ({self.sent.qb_id} cannot be found: an "
+                    "earlier attempt whose answer was lost, or someone in QuickBooks, removed "
+                    "it); nothing more to do, as it is voided or deleted in ServiceTitan"
+                )
+            extra = self._response(status)
+            if gone:
+                del extra["response"]  # QuickBooks' "cannot be found" is not an error here
+            self._outcome("voided", message, qb_id=self.sent.qb_id, **extra)
             self.effects.change(self.sent.key, _done(self.command.command_id))
             return
         self._error(status)
@@ -608,6 +681,17 @@ def _retry_later(command_id: str, ticket: str) -> Change:
         if current.retry_ticket == ticket:
             return current
         return current.model_copy(update={"retries": current.retries + 1, "retry_ticket": ticket})
+
+    return change
+
+
+def _refused(command_id: str) -> Change:
+    """A message carrying it was refused whole as unreadable: it goes alone from now on."""
+
+    def change(current: WorkEntry | None) -> WorkEntry | None:
+        if current is None or current.command_id != command_id:
+            return current
+        return current.model_copy(update={"refused": current.refused + 1})
 
     return change
 

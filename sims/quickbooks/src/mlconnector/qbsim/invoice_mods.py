@@ -24,7 +24,6 @@ from mlconnector.qbsim.address import Address
 from mlconnector.qbsim.closing import check_open
 from mlconnector.qbsim.credits import release_excess
 from mlconnector.qbsim.entities import entity_row
-from mlconnector.qbsim.errors import QbxmlParseError
 from mlconnector.qbsim.invoice_lines import (
     InvoiceLine,
     InvoiceLineDraft,
@@ -64,8 +63,8 @@ class InvoiceChanges:
     """Header fields an InvoiceMod sets; None leaves a field as it is."""
 
     customer: RefSpec | None = None
-    ar_account: RefSpec | None = None
     class_ref: RefSpec | None = None
+    ar_account: RefSpec | None = None
     txn_date: date | None = None
     ref_number: str | None = None
     bill_address: Address | None = None
@@ -125,16 +124,6 @@ def mod_sales_form(
             if customer is None or customer["kind"] != "Customer":
                 raise invalid_reference("Customer", changes.customer.shown, form.kind)
             customer_id = customer["list_id"]
-        if changes.ar_account is not None:
-            account = store.resolve("accounts", changes.ar_account)
-            if account is None:
-                raise invalid_reference("Account", changes.ar_account.shown, form.kind)
-            if account != row["ar_account_id"]:
-                # Moving a posted form between AR accounts re-posts it: not simulated. Naming
-                # the account it already has (a Mod built from the Add) changes nothing.
-                raise QbxmlParseError(
-                    f"the simulator does not implement moving a {form.kind} to another AR account"
-                )
         updates: dict[str, object] = {"customer_id": customer_id}
         _refs(store, changes, updates, form.kind)
         for attr in ("ref_number", "po_number", "other"):
@@ -219,6 +208,10 @@ def mod_sales_form(
 def _refs(store: Store, changes: InvoiceChanges, updates: dict[str, object], kind: str) -> None:
     for attr, column, table, ref_kind in (
         ("class_ref", "class_id", "classes", "Class"),
+        # The form's A/R account: reversed from the old one, posted to the new one (the
+        # InvoiceMod/CreditMemoMod schema allows ARAccountRef; an account that is not there
+        # is a 3140 as in the Add).
+        ("ar_account", "ar_account_id", "accounts", "Account"),
         ("terms", "terms_id", "terms", "Terms"),
         ("item_sales_tax", "item_sales_tax_id", "items", "Item"),
         (

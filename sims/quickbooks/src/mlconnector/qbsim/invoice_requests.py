@@ -234,8 +234,8 @@ def sales_changes(mod: etree._Element) -> InvoiceChanges:
     """The header fields an InvoiceMod/CreditMemoMod sets (absent elements: unchanged)."""
     return InvoiceChanges(
         customer=ref_spec_of(mod, "CustomerRef"),
-        ar_account=ref_spec_of(mod, "ARAccountRef"),
         class_ref=ref_spec_of(mod, "ClassRef"),
+        ar_account=ref_spec_of(mod, "ARAccountRef"),
         txn_date=date_of(mod, "TxnDate"),
         ref_number=text_of(mod, "RefNumber"),
         bill_address=address_of(mod, "BillAddress"),

@@ -17,6 +17,9 @@ checked against the OpenAPI documents by the tests):
 - `later`: changes after posting: 8 invoices edited (quantity, a line added, a line removed),
   4 invoices voided, 2 payments deleted (their invoices open again).
 
+Those are the full month's counts (`MonthSize()`); `generate_month(seed, MonthSize.small())`
+has every kind of record and change, fewer of each (the chaos test's reduced run in CI).
+
 Sales tax is the zone's rate of the taxable lines, rounded half-up (away from zero for a
 credit); every total is subtotal + tax; every payment is its applications plus its unapplied
 amount; no invoice is ever paid beyond its total. `books()` says what QuickBooks must hold at
@@ -163,6 +166,54 @@ VENDOR_NAMES = (
     "Hill Country Water Heaters", "Austin Drain Parts", "Williamson Copper", "Bluebonnet Electric",
     "Pedernales Tools", "Travis Fasteners", "Brazos Refrigerants", "Balcones Filters",
 )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class MonthSize:
+    """How many of each record and change the month has (the default: the full month).
+
+    `small()` keeps every kind of record and change, fewer of each, for a run that must be
+    short (the chaos test in CI); at least 3 `edited_later` so that each kind of edit (a
+    quantity, a line added, a line removed) happens.
+    """
+
+    customers: int = 80
+    vendors: int = 20
+    invoices: int = 140  # regular ones; adjustments and refunds come on top
+    adjustments: int = 8
+    refunds: int = 2
+    voided_first: int = 2  # inactive when first exported: never posted
+    voided_later: int = 4
+    edited_later: int = 8
+    edited_waiting: int = 10
+    bills: int = 30
+    moved_customers: int = 3  # edited while waiting
+    memo_payments: int = 2  # edited while waiting
+    deleted_payments: int = 2
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.vendors <= len(VENDOR_NAMES):
+            raise ValueError(f"vendors must be 1 to {len(VENDOR_NAMES)}, not {self.vendors}")
+        if self.customers < 8:
+            raise ValueError("a month needs at least 8 customers (one of them commercial)")
+
+    @classmethod
+    def small(cls) -> MonthSize:
+        return cls(
+            customers=24,
+            vendors=6,
+            invoices=36,
+            adjustments=3,
+            refunds=1,
+            voided_first=1,
+            voided_later=2,
+            edited_later=3,
+            edited_waiting=4,
+            bills=8,
+            moved_customers=2,
+            memo_payments=1,
+            deleted_payments=1,
+        )
 
 
 @dataclass(frozen=True)
@@ -329,10 +380,10 @@ def _day(index: int) -> dt.date:
     return MONTH_START + dt.timedelta(days=index % MONTH_DAYS)
 
 
-def _customers(rng: random.Random) -> tuple[list[CustomerSpec], dict[int, TaxZone]]:
+def _customers(rng: random.Random, count: int) -> tuple[list[CustomerSpec], dict[int, TaxZone]]:
     customers: list[CustomerSpec] = []
     zones: dict[int, TaxZone] = {}
-    for n in range(80):
+    for n in range(count):
         customer_id = 11001 + n
         if n % 8 == 7:
             name = COMPANIES[(n // 8) % len(COMPANIES)]
@@ -362,9 +413,9 @@ def _customers(rng: random.Random) -> tuple[list[CustomerSpec], dict[int, TaxZon
     return customers, zones
 
 
-def _vendors(rng: random.Random) -> list[VendorSpec]:
+def _vendors(rng: random.Random, count: int) -> list[VendorSpec]:
     vendors = []
-    for n, name in enumerate(VENDOR_NAMES):
+    for n, name in enumerate(VENDOR_NAMES[:count]):
         phone = f"512-555-{rng.randrange(10000):04d}"
         vendors.append(
             VendorSpec(
@@ -508,11 +559,12 @@ def _payment_json(payment: _Payment, numbers: dict[int, str]) -> dict[str, Any]:
 class _Builder:
     """Generation state; `build()` returns the Month."""
 
-    def __init__(self, seed: int) -> None:
+    def __init__(self, seed: int, size: MonthSize) -> None:
         self.seed = seed
+        self.size = size
         self.rng = random.Random(seed)
-        self.customers, self.zones = _customers(self.rng)
-        self.vendors = _vendors(self.rng)
+        self.customers, self.zones = _customers(self.rng, size.customers)
+        self.vendors = _vendors(self.rng, size.vendors)
         self.invoices: dict[int, _Invoice] = {}  # first versions
         self.final: dict[int, _Invoice] = {}  # latest versions
         self.payments: dict[int, _Payment] = {}
@@ -711,7 +763,7 @@ class _Builder:
     def bills(self) -> list[dict[str, Any]]:
         rng = self.rng
         out = []
-        for n in range(30):
+        for n in range(self.size.bills):
             bill_id = 26001 + n
             vendor = self.vendors[(n * 7) % len(self.vendors)]
             items = []
@@ -768,15 +820,16 @@ class _Builder:
 
     def build(self) -> Month:
         rng = self.rng
-        self.regular_invoices(140)
+        size = self.size
+        self.regular_invoices(size.invoices)
         pool = sorted(self.invoices)
-        voided_first = self.pick(pool, 2)
-        void_later = self.pick(pool, 4)
-        edit_later = self.pick(pool, 8)
-        edit_waiting = self.pick(pool, 10)
+        voided_first = self.pick(pool, size.voided_first)
+        void_later = self.pick(pool, size.voided_later)
+        edit_later = self.pick(pool, size.edited_later)
+        edit_waiting = self.pick(pool, size.edited_waiting)
         with_material = [i for i in pool if any(li.taxable for li in self.invoices[i].spec.lines)]
-        self.adjustments(sorted(rng.sample(with_material, 8)))
-        self.refunds(2)
+        self.adjustments(sorted(rng.sample(with_material, size.adjustments)))
+        self.refunds(size.refunds)
         for invoice_id in voided_first:
             self.invoices[invoice_id] = replace(self.invoices[invoice_id], active=False)
         self.final = dict(self.invoices)
@@ -790,7 +843,7 @@ class _Builder:
         self.payments_for(pool)
         # Two payments of one invoice each, deleted after posting: those invoices open again.
         single = [p for p in self.payments.values() if len(p.applied) == 1 and not p.unapplied]
-        deleted = sorted(rng.sample([p.id for p in single], 2))
+        deleted = sorted(rng.sample([p.id for p in single], size.deleted_payments))
         later_versions: dict[int, _Invoice] = {}
         for n, invoice_id in enumerate(edit_later):
             at = LATER + dt.timedelta(minutes=n)
@@ -815,7 +868,7 @@ class _Builder:
         for invoice_id, version in waiting_versions.items():
             record = _invoice_json(version, final_balances[invoice_id])
             waiting.append(Change("invoices", record, "edit", "edited before it could post"))
-        for n, customer in enumerate(rng.sample(self.customers, 3)):
+        for n, customer in enumerate(rng.sample(self.customers, size.moved_customers)):
             moved = replace(
                 customer,
                 address=replace(customer.address, street=f"{200 + n} New Hope Dr"),
@@ -823,7 +876,7 @@ class _Builder:
             )
             waiting.append(Change("customers", customer_json(moved), "edit", "moved"))
             self.waiting_customers[customer.id] = moved
-        memo_payments = sorted(p for p in self.payments if p not in deleted)[:2]
+        memo_payments = sorted(p for p in self.payments if p not in deleted)[: size.memo_payments]
         for n, payment_id in enumerate(memo_payments):
             payment = replace(
                 self.payments[payment_id],
@@ -898,9 +951,10 @@ class _Builder:
         )
 
 
-def generate_month(seed: int = 7) -> Month:
-    """The month for `seed`: the same seed always gives the same records, byte for byte."""
-    return _Builder(seed).build()
+def generate_month(seed: int = 7, size: MonthSize | None = None) -> Month:
+    """The month for `seed` (and `size`, default the full month): the same seed and size
+    always give the same records, byte for byte."""
+    return _Builder(seed, size or MonthSize()).build()
 
 
 __all__ = [
@@ -912,6 +966,7 @@ __all__ = [
     "Change",
     "ExpectedInvoice",
     "Month",
+    "MonthSize",
     "TaxZone",
     "apply_changes",
     "generate_month",

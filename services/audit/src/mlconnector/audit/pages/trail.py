@@ -183,6 +183,29 @@ def _rejection_step(item: dict[str, Any], zone: str) -> str:
     )
 
 
+WRITEBACK_WORDS = {
+    "mark_exported": "Marked exported in ServiceTitan",
+    "payment_status": "Set to Exported in ServiceTitan",
+    "update": "QuickBooks' change written to ServiceTitan",
+    "create": "Added to ServiceTitan from QuickBooks",
+}
+
+
+def _writeback_step(item: dict[str, Any], zone: str) -> str:
+    words = WRITEBACK_WORDS.get(item["action"], item["action"])
+    if item["status"] == "done":
+        head = f"<b>{e(words)}</b>"
+        body = f"<div>QuickBooks id {e(item['qb_id'])}</div>" if item["qb_id"] else ""
+    else:
+        verdict = "refused; trying again" if item["status"] == "retrying" else "gave up"
+        head = (
+            f"<b>{e(words)}: ServiceTitan {verdict}</b> "
+            f"(attempt {e(item['attempt'])} of {e(item['max_attempts'])})"
+        )
+        body = f"<div>{e(item['error'] or '')}</div>"
+    return _step(item["at"], zone, head, body)
+
+
 def render_trail(found: dict[str, Any], zone: str, notice: str | None = None) -> str:
     """One record's page (`found`: RecordQueries.trail; times shown in `zone`)."""
     record = found["record"]
@@ -235,6 +258,8 @@ def render_trail(found: dict[str, Any], zone: str, notice: str | None = None) ->
             steps.append(_rejection_step(item, zone))
         elif kind == "command":
             steps.append(_command_step(item, zone))
+        elif kind == "writeback":
+            steps.append(_writeback_step(item, zone))
         else:
             steps.append(_outcome_step(item, zone))
     parts.append(f"<h2>What happened</h2><ol class='timeline'>{''.join(steps)}</ol>")
