@@ -39,7 +39,13 @@ from mlconnector.gateway.outcomes import OutcomePublisher
 from mlconnector.gateway.planner import Limits, Planner, render
 from mlconnector.gateway.qbxmlversion import UnsupportedQuickBooks, choose_qbxml_version
 from mlconnector.gateway.refs import xml_text
-from mlconnector.gateway.sessions import Sent, SessionState, SessionStore, new_ticket
+from mlconnector.gateway.sessions import (
+    BatchLimit,
+    Sent,
+    SessionState,
+    SessionStore,
+    new_ticket,
+)
 from mlconnector.gateway.settings import GatewaySettings
 from mlconnector.gateway.settle import (
     AnswerMismatchError,
@@ -171,7 +177,8 @@ class QbwcService:
         state = SessionState(
             ticket=new_ticket(), connection=connection.name, tenant=connection.tenant
         )
-        state.batch_limit = await self._take_over(connection.name)
+        window = await self._take_over(connection.name)
+        state.batch_limit, state.batch_strikes = window.limit, window.strikes
         state.superseded += await self._ingest.run(connection.name)
         await self._plan(state, connection)
         if connection.onboarded:
@@ -319,7 +326,7 @@ class QbwcService:
             annotate_connection(state.connection)
         return state
 
-    async def _take_over(self, connection: str) -> int:
+    async def _take_over(self, connection: str) -> BatchLimit:
         """The Web Connector runs one session per application at a time: an earlier session
         still stored was abandoned (crash, timeout, network). Its unanswered Adds are already
         recorded in the ledger; a message it never answered was probably too big for the
@@ -328,7 +335,7 @@ class QbwcService:
         ticket = await self._sessions.current_ticket(connection)
         old = await self._sessions.get(ticket) if ticket else None
         if old is None:
-            return window.limit
+            return window
         if old.sent:
             sent = len({s.request_id for s in old.sent})
             window = window.timed_out(sent, utcnow())
@@ -342,18 +349,27 @@ class QbwcService:
                 window.limit,
             )
         await self._sessions.delete(old)
-        return window.limit
+        return window
 
     async def _adapt(self, state: SessionState, elapsed: float, sent: int) -> None:
         """Smaller messages after a slow answer, larger again after full ones in time."""
         slow = self.settings.qbwc_slow_seconds
+        if state.batch_strikes:
+            # A message answered: the abandoned ones before were not about its size.
+            window = await self._sessions.batch_limit(
+                state.connection, self.settings.qbwc_batch_size
+            )
+            await self._sessions.set_batch_limit(
+                state.connection, window.model_copy(update={"strikes": 0})
+            )
+            state.batch_strikes = 0
         if elapsed > slow:
             await self._shrink(state)
         elif sent >= state.batch_limit and elapsed < slow / 2:
             window = await self._sessions.batch_limit(
                 state.connection, self.settings.qbwc_batch_size
             )
-            grown = window.model_copy(update={"limit": state.batch_limit}).answered(
+            grown = window.model_copy(update={"limit": state.batch_limit, "strikes": 0}).answered(
                 sent, self.settings.qbwc_batch_size, utcnow()
             )
             if grown != window:

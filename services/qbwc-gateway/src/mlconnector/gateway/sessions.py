@@ -98,6 +98,8 @@ class SessionState(BaseModel):
     # Ledger keys put off to a later session (waiting for a record they name).
     deferred: list[str] = Field(default_factory=list)
     batch_limit: int = 50
+    # The connection's abandoned messages in a row when the session began (BatchLimit).
+    batch_strikes: int = 0
     # The QuickBooks-changes mark this session's change queries started from (changes.py).
     change_mark: ChangeMark | None = None
     # The read of the company of a connection not onboarded yet (company_read.py).
@@ -209,28 +211,36 @@ class SessionStore:
 class BatchLimit(BaseModel):
     """Requests per message for one connection, searched for like a congestion window: the
     largest size QuickBooks answered in time (`good`) and the smallest the Web Connector gave
-    up on, less one (`ceiling`, forgotten after a day). After a timeout the next message is
-    the good size (half the timed-out one when none is known); after an answer in time it
-    grows halfway to the ceiling (doubling while no timeout is known); after a slow answer it
-    halves."""
+    up on, less one (`ceiling`, forgotten after `CEILING_HOURS`). A session can be abandoned
+    for reasons that have nothing to do with size (a lost answer, an HTTP timeout, the PC
+    going to sleep), so one abandoned message is only a strike; the second in a row (and any
+    after it until a message is answered) makes the next message the good size (half the
+    abandoned one when none is known). After an
+    answer in time the size grows halfway to the ceiling (doubling while no ceiling is
+    known); after a slow answer it halves."""
 
     limit: int = Field(ge=1)
     ceiling: int = Field(ge=1)
     good: int = Field(default=0, ge=0)
+    strikes: int = Field(default=0, ge=0)
     ceiling_until: dt.datetime | None = None
 
     def timed_out(self, sent: int, now: dt.datetime) -> BatchLimit:
+        if self.strikes + 1 < STRIKES:
+            return self.model_copy(update={"strikes": self.strikes + 1})
         ceiling = max(1, min(self.ceiling, sent - 1))
         good = min(self.good, ceiling)
         return BatchLimit(
             limit=max(1, good or sent // 2),
             ceiling=ceiling,
             good=good,
-            ceiling_until=now + dt.timedelta(days=1),
+            # Until a message is answered, the next abandoned one lowers the size at once.
+            strikes=STRIKES,
+            ceiling_until=now + dt.timedelta(hours=CEILING_HOURS),
         )
 
     def slow(self) -> BatchLimit:
-        return self.model_copy(update={"limit": max(1, self.limit // 2)})
+        return self.model_copy(update={"limit": max(1, self.limit // 2), "strikes": 0})
 
     def answered(self, sent: int, maximum: int, now: dt.datetime) -> BatchLimit:
         """A full message of `sent` requests answered in time."""
@@ -245,3 +255,9 @@ class BatchLimit(BaseModel):
         return BatchLimit(
             limit=min(limit, ceiling, maximum), ceiling=ceiling, good=good, ceiling_until=until
         )
+
+
+# Abandoned messages in a row before the size is lowered, and how long a size the Web
+# Connector gave up on stays the ceiling.
+STRIKES = 2
+CEILING_HOURS = 1
